@@ -1,0 +1,420 @@
+"""Keras layers of StyleGAN, NHWC, math in `keras.ops`.
+
+Weights are stored the way NVIDIA stores them (equalized learning rate: the
+variable holds `w / (gain * lrmul / sqrt(fan_in))`, the runtime scale is a
+Python float computed in `build()`), so legacy pickles load by copying arrays.
+
+Example:
+
+>>> import numpy as np
+>>> layer = EqualizedConv2D(8, 3, name="conv")
+>>> layer(np.zeros((1, 4, 4, 2), "float32")).shape
+(1, 4, 4, 8)
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_stylegan import ops as sgops
+
+SQRT2 = sgops.SQRT2
+
+register = keras.saving.register_keras_serializable(package="keras_stylegan")
+
+
+def _init(stddev):
+    return keras.initializers.RandomNormal(stddev=stddev)
+
+
+@register
+class EqualizedDense(keras.layers.Layer):
+    """Dense layer with equalized learning rate.
+
+    Runtime: `act(x @ (kernel * gain * lrmul / sqrt(in)) + bias * lrmul) * act_gain`.
+
+    Args:
+        units: output features.
+        gain: weight gain (sqrt(2) before a leaky ReLU in StyleGAN1, 1 in StyleGAN2).
+        lrmul: learning-rate multiplier (0.01 in the mapping network).
+        use_bias: add a bias.
+        activation: 'linear', 'lrelu' or 'relu'.
+        act_gain: gain applied after the activation (StyleGAN2 uses sqrt(2)).
+        bias_init: initial bias value (StyleGAN2 modulation uses 1).
+    """
+
+    def __init__(self, units, gain=SQRT2, lrmul=1.0, use_bias=True,
+                 activation="linear", act_gain=1.0, bias_init=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.gain = float(gain)
+        self.lrmul = float(lrmul)
+        self.use_bias = bool(use_bias)
+        self.activation = activation
+        self.act_gain = float(act_gain)
+        self.bias_init = float(bias_init)
+        self._act = sgops.activation(activation)
+
+    def build(self, input_shape):
+        fan_in = int(input_shape[-1])
+        self.kernel = self.add_weight(
+            name="kernel", shape=(fan_in, self.units), initializer=_init(1.0 / self.lrmul))
+        self.scale = self.gain * self.lrmul / float(np.sqrt(fan_in))
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias", shape=(self.units,),
+                initializer=keras.initializers.Constant(self.bias_init / self.lrmul))
+
+    def call(self, x):
+        x = ops.matmul(x, self.kernel * self.scale)
+        if self.use_bias:
+            x = x + self.bias * self.lrmul
+        x = self._act(x)
+        return x * self.act_gain if self.act_gain != 1.0 else x
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "gain": self.gain,
+                "lrmul": self.lrmul, "use_bias": self.use_bias,
+                "activation": self.activation, "act_gain": self.act_gain,
+                "bias_init": self.bias_init}
+
+
+def fused_up_kernel(w):
+    """StyleGAN1's fused upscale kernel: [k,k,in,out] -> [k+1,k+1,out,in].
+
+    The sum of the four one-pixel shifts of the kernel, laid out for a
+    stride-2 transposed convolution.
+    """
+    w = ops.transpose(w, (0, 1, 3, 2))
+    w = ops.pad(w, ((1, 1), (1, 1), (0, 0), (0, 0)))
+    return w[1:, 1:] + w[:-1, 1:] + w[1:, :-1] + w[:-1, :-1]
+
+
+def fused_down_kernel(w):
+    """StyleGAN1's fused downscale kernel: 0.25 * the four shifts, [k+1,k+1,in,out]."""
+    w = ops.pad(w, ((1, 1), (1, 1), (0, 0), (0, 0)))
+    return (w[1:, 1:] + w[:-1, 1:] + w[1:, :-1] + w[:-1, :-1]) * 0.25
+
+
+@register
+class EqualizedConv2D(keras.layers.Layer):
+    """2-D convolution with equalized learning rate and StyleGAN1 resampling.
+
+    `up=True` upsamples by 2 first (nearest neighbour, or with `fused_scale`
+    a stride-2 transposed conv with the 4x4 "shifted sum" kernel NVIDIA uses
+    at >= 128 px); `down=True` downsamples by 2 after the conv (2x2 average,
+    or with `fused_scale` one stride-2 conv). Blurs are separate layers.
+
+    Args:
+        filters: output channels.
+        kernel_size: square kernel size.
+        gain, lrmul, use_bias, activation, act_gain: as in `EqualizedDense`.
+        up, down: resample by 2.
+        fused_scale: use NVIDIA's fused resampling conv.
+    """
+
+    def __init__(self, filters, kernel_size=3, gain=SQRT2, lrmul=1.0, use_bias=True,
+                 activation="linear", act_gain=1.0, up=False, down=False,
+                 fused_scale=False, **kwargs):
+        super().__init__(**kwargs)
+        if up and down:
+            raise ValueError("EqualizedConv2D: `up` and `down` cannot both be True.")
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.gain = float(gain)
+        self.lrmul = float(lrmul)
+        self.use_bias = bool(use_bias)
+        self.activation = activation
+        self.act_gain = float(act_gain)
+        self.up = bool(up)
+        self.down = bool(down)
+        self.fused_scale = bool(fused_scale)
+        self._act = sgops.activation(activation)
+
+    def build(self, input_shape):
+        cin = int(input_shape[-1])
+        k = self.kernel_size
+        self.kernel = self.add_weight(
+            name="kernel", shape=(k, k, cin, self.filters), initializer=_init(1.0 / self.lrmul))
+        self.scale = self.gain * self.lrmul / float(np.sqrt(k * k * cin))
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+
+    def convolve(self, x):
+        """The resampling convolution without bias and activation."""
+        w = self.kernel * self.scale
+        if self.up and self.fused_scale:
+            return ops.conv_transpose(x, fused_up_kernel(w), strides=2, padding="same")
+        if self.down and self.fused_scale:
+            return ops.conv(x, fused_down_kernel(w), strides=2, padding="same")
+        if self.up:
+            x = sgops.upscale2d(x)
+        x = ops.conv(x, w, padding="same")
+        return sgops.downscale2d(x) if self.down else x
+
+    def call(self, x):
+        x = self.convolve(x)
+        if self.use_bias:
+            x = x + self.bias * self.lrmul
+        x = self._act(x)
+        return x * self.act_gain if self.act_gain != 1.0 else x
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, _ = input_shape
+        f = 2 if self.up else (0.5 if self.down else 1)
+        size = lambda s: None if s is None else int(s * f)  # noqa: E731
+        return (n, size(h), size(w), self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": self.kernel_size, "gain": self.gain, "lrmul": self.lrmul,
+                "use_bias": self.use_bias, "activation": self.activation,
+                "act_gain": self.act_gain, "up": self.up, "down": self.down,
+                "fused_scale": self.fused_scale}
+
+
+@register
+class ToRGB(EqualizedConv2D):
+    """StyleGAN1 ToRGB: 1x1 conv, gain 1, bias, no activation."""
+
+    def __init__(self, filters=3, **kwargs):
+        kwargs.setdefault("kernel_size", 1)
+        kwargs.setdefault("gain", 1.0)
+        super().__init__(filters, **kwargs)
+
+
+@register
+class FromRGB(EqualizedConv2D):
+    """FromRGB: 1x1 conv with bias and leaky ReLU (gain sqrt(2))."""
+
+    def __init__(self, filters, **kwargs):
+        kwargs.setdefault("kernel_size", 1)
+        kwargs.setdefault("activation", "lrelu")
+        super().__init__(filters, **kwargs)
+
+
+@register
+class Blur(keras.layers.Layer):
+    """Same-size FIR filtering of each channel; StyleGAN1 uses taps [1, 2, 1].
+
+    Args:
+        taps: 1-D separable taps (or a 2-D kernel).
+        normalize: scale the kernel to sum to 1.
+    """
+
+    def __init__(self, taps=(1, 2, 1), normalize=True, **kwargs):
+        super().__init__(**kwargs)
+        self.taps = [float(t) for t in np.ravel(taps)] if np.ndim(taps) == 1 else \
+            np.asarray(taps, dtype=float).tolist()
+        self.normalize = bool(normalize)
+        self._kernel = sgops.fir_kernel(self.taps, normalize=self.normalize)
+
+    def call(self, x):
+        return sgops.filter2d(x, self._kernel)
+
+    def get_config(self):
+        return {**super().get_config(), "taps": self.taps, "normalize": self.normalize}
+
+
+@register
+class PixelNorm(keras.layers.Layer):
+    """Normalizes the second moment of the last axis to 1."""
+
+    def __init__(self, epsilon=1e-8, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def call(self, x):
+        return sgops.pixel_norm(x, epsilon=self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+@register
+class NoiseInjection(keras.layers.Layer):
+    """Adds per-pixel noise scaled per channel (StyleGAN1) or by a scalar (StyleGAN2).
+
+    Holds the stored noise map `const` ([1, H, W, 1], used with
+    `noise_mode="const"`) and the learned `weight`.
+
+    Call args:
+        x: NHWC features.
+        noise_mode: 'const' (stored map), 'random' (fresh N(0,1) per sample)
+            or 'none'.
+        noise: optional explicit noise, [N, H, W, 1]; overrides `noise_mode`.
+    """
+
+    def __init__(self, per_channel=True, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.per_channel = bool(per_channel)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape):
+        _, h, w, c = input_shape
+        self.const = self.add_weight(
+            name="const", shape=(1, h, w, 1), initializer="random_normal", trainable=False)
+        self.weight = self.add_weight(
+            name="weight", shape=(c,) if self.per_channel else (), initializer="zeros")
+
+    def call(self, x, noise_mode="random", noise=None):
+        if noise is None:
+            check_noise_mode(noise_mode)
+            if noise_mode == "none":
+                return x
+            if noise_mode == "const":
+                noise = self.const
+            else:
+                shape = (ops.shape(x)[0], x.shape[1], x.shape[2], 1)
+                noise = keras.random.normal(shape, dtype=x.dtype, seed=self.seed_generator)
+        return x + ops.cast(noise, x.dtype) * self.weight
+
+    def get_config(self):
+        return {**super().get_config(), "per_channel": self.per_channel, "seed": self.seed}
+
+
+NOISE_MODES = ("const", "random", "none")
+
+
+def check_noise_mode(noise_mode):
+    """Raises a clear error unless `noise_mode` is 'const', 'random' or 'none'."""
+    if noise_mode not in NOISE_MODES:
+        raise ValueError(f"noise_mode must be one of {NOISE_MODES}; received {noise_mode!r}.")
+
+
+@register
+class StyleMod(keras.layers.Layer):
+    """AdaIN's style part: `x * (scale + 1) + shift`, scale/shift = A(w).
+
+    The learned affine map `A` is an `EqualizedDense` with gain 1 producing
+    `2 * C` values: the first C are the scale, the last C the shift.
+
+    Call args:
+        x: NHWC features (already instance-normalized).
+        w: [N, w_dim] style vector for this layer.
+    """
+
+    def build(self, x_shape, w_shape):
+        c = int(x_shape[-1])
+        self.dense = EqualizedDense(2 * c, gain=1.0, name="dense")
+        self.dense.build(w_shape)
+        self.channels = c
+
+    def call(self, x, w):
+        s = ops.cast(self.dense(w), x.dtype)
+        s = ops.reshape(s, (-1, 1, 1, 2 * self.channels))
+        return x * (s[..., :self.channels] + 1.0) + s[..., self.channels:]
+
+
+@register
+class LayerEpilogue(keras.layers.Layer):
+    """StyleGAN1's layer epilogue: noise, bias, activation, norm(s), style.
+
+    Order (as NVIDIA's `layer_epilogue`): `x += noise * weight`, `x += bias`,
+    leaky ReLU, optional pixel norm, instance norm, then `StyleMod`.
+    """
+
+    def __init__(self, use_noise=True, use_pixel_norm=False, use_instance_norm=True,
+                 use_styles=True, activation="lrelu", **kwargs):
+        super().__init__(**kwargs)
+        self.use_noise = bool(use_noise)
+        self.use_pixel_norm = bool(use_pixel_norm)
+        self.use_instance_norm = bool(use_instance_norm)
+        self.use_styles = bool(use_styles)
+        self.activation = activation
+        self._act = sgops.activation(activation)
+
+    def build(self, x_shape, w_shape):
+        c = int(x_shape[-1])
+        if self.use_noise:
+            self.noise = NoiseInjection(name="noise")
+            self.noise.build(x_shape)
+        self.bias = self.add_weight(name="bias", shape=(c,), initializer="zeros")
+        if self.use_styles:
+            self.style = StyleMod(name="style")
+            self.style.build(x_shape, w_shape)
+
+    def call(self, x, w, noise_mode="random", noise=None):
+        if self.use_noise:
+            x = self.noise(x, noise_mode=noise_mode, noise=noise)
+        x = self._act(x + self.bias)
+        if self.use_pixel_norm:
+            x = sgops.pixel_norm(x)
+        if self.use_instance_norm:
+            x = sgops.instance_norm(x)
+        if self.use_styles:
+            x = self.style(x, w)
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "use_noise": self.use_noise,
+                "use_pixel_norm": self.use_pixel_norm,
+                "use_instance_norm": self.use_instance_norm,
+                "use_styles": self.use_styles, "activation": self.activation}
+
+
+@register
+class ConstantInput(keras.layers.Layer):
+    """The learned constant that StyleGAN's synthesis starts from, tiled over the batch.
+
+    Call args:
+        batch_like: any tensor whose first dimension is the batch size.
+    """
+
+    def __init__(self, channels, size=4, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = int(channels)
+        self.size = int(size)
+
+    def build(self, input_shape=None):
+        self.const = self.add_weight(
+            name="const", shape=(1, self.size, self.size, self.channels), initializer="ones")
+
+    def call(self, batch_like):
+        n = ops.shape(batch_like)[0]
+        return ops.tile(self.const, (n, 1, 1, 1))
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels, "size": self.size}
+
+
+@register
+class MinibatchStddev(keras.layers.Layer):
+    """Appends minibatch standard-deviation channels (see `ops.minibatch_stddev`)."""
+
+    def __init__(self, group_size=4, num_new_features=1, **kwargs):
+        super().__init__(**kwargs)
+        self.group_size = int(group_size)
+        self.num_new_features = int(num_new_features)
+
+    def call(self, x):
+        return sgops.minibatch_stddev(x, self.group_size, self.num_new_features)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (input_shape[-1] + self.num_new_features,)
+
+    def get_config(self):
+        return {**super().get_config(), "group_size": self.group_size,
+                "num_new_features": self.num_new_features}
+
+
+@register
+class LodFadeIn(keras.layers.Layer):
+    """Progressive-growing fade-in: `lerp_clip(high, low, lod - level)`.
+
+    `high` is the output of the new, higher-resolution level `level` (its
+    distance from the top, in lods), `low` the previous level's output at the
+    same size. At `lod <= level` the result is `high`, at `lod >= level + 1`
+    it is `low`.
+    """
+
+    def __init__(self, level, **kwargs):
+        super().__init__(**kwargs)
+        self.level = int(level)
+
+    def call(self, high, low, lod):
+        return sgops.lerp_clip(high, low, ops.cast(lod, high.dtype) - self.level)
+
+    def get_config(self):
+        return {**super().get_config(), "level": self.level}

@@ -1,0 +1,62 @@
+"""Helpers shared by every network: channel counts, resolution checks, config checks."""
+
+import math
+
+import numpy as np
+
+FAMILIES = ("stylegan1", "stylegan2")
+
+
+def num_features(stage, fmap_base, fmap_decay=1.0, fmap_max=512, fmap_min=1):
+    """Channel count at `stage` (= log2(resolution) - 1 for a block's output).
+
+    `clip(int(fmap_base / 2**(stage * fmap_decay)), fmap_min, fmap_max)`, the
+    one formula NVIDIA's G and D share (StyleGAN1 has no `fmap_min`).
+    """
+    return int(np.clip(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_min, fmap_max))
+
+
+def resolution_log2(resolution, minimum=4):
+    """log2 of a power-of-two resolution, with a clear error otherwise."""
+    r = int(resolution)
+    if r < minimum or r & (r - 1):
+        raise ValueError(
+            f"resolution must be a power of two >= {minimum}; received {resolution}. "
+            "Non-square datasets (e.g. LSUN car 512x384) are padded to a square.")
+    return int(math.log2(r))
+
+
+def check_family(family):
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}; received {family!r}.")
+    return family
+
+
+def check_choice(name, value, choices):
+    """Raises a ValueError naming `name` unless `value` is in `choices`."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}; received {value!r}.")
+    return value
+
+
+def stop_level(resolution, full_log2):
+    """log2 of an optional lower output `resolution` (None: the full one)."""
+    if resolution is None:
+        return full_log2
+    k = resolution_log2(resolution)
+    if k > full_log2:
+        raise ValueError(
+            f"resolution={resolution} exceeds the network's resolution {2 ** full_log2}.")
+    return k
+
+
+def require_labels(labels, label_size, what):
+    """Checks `labels` against a network's `label_size`; returns labels or None."""
+    if label_size == 0:
+        return None
+    if labels is None:
+        raise ValueError(
+            f"{what} is conditional (label_size={label_size}): pass labels of shape "
+            f"[N, {label_size}] (one-hot for class labels). NVIDIA's code treats "
+            "labels=None as all-zero labels; pass zeros to reproduce that.")
+    return labels
