@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 from keras_stylegan.networks import (  # noqa: E402
     Discriminator, Generator, MappingNetwork, SynthesisNetwork, build_discriminator)
 from keras_stylegan.ops import to_uint8  # noqa: E402
-from keras_stylegan import legacy  # noqa: E402
+from keras_stylegan import legacy, presets  # noqa: E402
 
 __all__ = ["Discriminator", "Generator", "MappingNetwork", "SynthesisNetwork",
-           "build_discriminator", "legacy", "to_uint8", "__version__"]
+           "build_discriminator", "legacy", "presets", "to_uint8", "__version__"]

@@ -1,0 +1,1 @@
+"""Exporting generators: SavedModel, TFLite / LiteRT, and serving (TensorFlow)."""

@@ -1,0 +1,1 @@
+"""Subcommands of the `keras-stylegan` console script (see `keras_stylegan.cli`)."""

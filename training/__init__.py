@@ -1,0 +1,1 @@
+"""Training StyleGAN with `model.fit` (TensorFlow): data, the GAN model, callbacks."""

@@ -1,0 +1,1 @@
+"""Subcommands of `keras-stylegan` that need TensorFlow (see `keras_stylegan.cli`)."""
