@@ -7,7 +7,11 @@ Each subcommand lives in its own module exposing `add_arguments(parser)` and
 
 import argparse
 import importlib
+import os
 import sys
+
+# Keep TensorFlow's C++ start-up chatter out of the console (users can override).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # name -> (module, one-line help)
 COMMANDS = {

@@ -1,0 +1,151 @@
+"""Image generation helpers: seeds, compiled generation, PNG files and grids.
+
+Example:
+
+>>> from keras_stylegan import generate, presets
+>>> G = presets.generator("stylegan-tiny-32")
+>>> gen = generate.ImageGenerator(G, truncation_psi=0.7, noise_mode="const")
+>>> images = gen.from_seeds([0, 1, 2])      # uint8 NHWC NumPy array
+>>> images.shape
+(3, 32, 32, 3)
+"""
+
+import os
+import re
+import tempfile
+
+import keras
+import numpy as np
+
+from keras_stylegan.layers import check_noise_mode
+from keras_stylegan.ops import to_uint8_tensor
+
+
+def parse_seeds(text):
+    """'0-3,7' -> [0, 1, 2, 3, 7]. Raises ValueError naming the bad part."""
+    seeds = []
+    for part in str(text).split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m:
+            raise ValueError(f"Bad seed range {part!r} in {text!r}; use e.g. '0-7,12'.")
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if hi < lo:
+            raise ValueError(f"Bad seed range {part!r}: the end is below the start.")
+        seeds.extend(range(lo, hi + 1))
+    return seeds
+
+
+def latents_from_seeds(seeds, z_dim):
+    """z of each seed as NVIDIA's scripts make it: `RandomState(seed).randn(1, z_dim)`."""
+    return np.concatenate(
+        [np.random.RandomState(s).randn(1, z_dim) for s in seeds]).astype(np.float32)
+
+
+def compile_function(fn, jit_compile=False):
+    """Compiles `fn` with the backend's compiler (tf.function / jax.jit); torch: as is."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        return tf.function(fn, jit_compile=jit_compile, reduce_retracing=True)
+    if backend == "jax":
+        import jax
+        return jax.jit(fn)
+    return fn
+
+
+class ImageGenerator:
+    """A generator wrapped for repeated generation without retracing.
+
+    Args:
+        G: a `Generator`.
+        truncation_psi: truncation strength (1 = none).
+        truncation_cutoff: layers to truncate ('default': the generator's).
+        noise_mode: 'const', 'random' or 'none'.
+        jit_compile: compile with XLA (TensorFlow backend).
+        compiled: set False to run eagerly.
+    """
+
+    def __init__(self, G, truncation_psi=1.0, truncation_cutoff="default",
+                 noise_mode="const", jit_compile=False, compiled=True):
+        check_noise_mode(noise_mode)
+        self.G = G
+        self.truncation_psi = float(truncation_psi)
+        self.truncation_cutoff = truncation_cutoff
+        self.noise_mode = noise_mode
+
+        def run(z, labels, psi):
+            img = G(z, labels=labels, truncation_psi=psi,
+                    truncation_cutoff=truncation_cutoff, noise_mode=noise_mode)
+            return img, to_uint8_tensor(img)
+
+        self._run = compile_function(run, jit_compile) if compiled else run
+
+    def __call__(self, z, labels=None):
+        """z [N, z_dim] (+ labels) -> (float images in [-1, 1], uint8 images), NumPy NHWC."""
+        z = np.asarray(z, np.float32)
+        labels = self._labels(labels, len(z))
+        psi = np.full([len(z)], self.truncation_psi, np.float32)
+        img, u8 = self._run(z, labels, psi)
+        return keras.ops.convert_to_numpy(img), keras.ops.convert_to_numpy(u8)
+
+    def _labels(self, labels, n):
+        size = self.G.label_size
+        if labels is None:
+            return None if size == 0 else np.zeros([n, size], np.float32)
+        labels = np.asarray(labels, np.float32).reshape(n, -1)
+        if labels.shape[1] != size:
+            raise ValueError(f"labels must have shape [N, {size}]; received {labels.shape}.")
+        return labels
+
+    def from_seeds(self, seeds, labels=None, batch_size=8):
+        """uint8 NHWC images, one per seed (z as NVIDIA's scripts make it)."""
+        z = latents_from_seeds(seeds, self.G.z_dim)
+        out = []
+        for i in range(0, len(z), batch_size):
+            lab = None if labels is None else labels[i:i + batch_size]
+            out.append(self(z[i:i + batch_size], lab)[1])
+        return np.concatenate(out)
+
+
+def class_labels(class_idx, label_size, n):
+    """One-hot labels [n, label_size] for `class_idx` (None -> None)."""
+    if class_idx is None:
+        return None
+    if not 0 <= class_idx < label_size:
+        raise ValueError(f"class index {class_idx} out of range for label_size {label_size}.")
+    labels = np.zeros([n, label_size], np.float32)
+    labels[:, class_idx] = 1
+    return labels
+
+
+def image_grid(images, cols=None):
+    """Tiles uint8 NHWC images into one [rows*H, cols*W, C] image."""
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    cols = cols or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    grid = np.zeros([rows * h, cols * w, c], images.dtype)
+    for i, img in enumerate(images):
+        r, q = divmod(i, cols)
+        grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = img
+    return grid
+
+
+def save_png(image, path):
+    """Writes a uint8 HWC image (C = 1 or 3) as PNG, atomically (temp file + rename)."""
+    from PIL import Image
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".png.tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            Image.fromarray(image).save(f, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,52 @@
+"""Loading a generator from whatever a user has: a legacy pickle, a `.keras`
+snapshot, a training run directory, or a preset name (random weights)."""
+
+import glob
+import os
+
+import keras
+
+from keras_stylegan import legacy, presets
+from keras_stylegan.networks.generator import Generator
+
+
+def find_snapshot(run_dir):
+    """The newest `network-snapshot-*.keras` in a training run directory."""
+    snaps = sorted(glob.glob(os.path.join(run_dir, "network-snapshot-*.keras")))
+    if not snaps:
+        raise FileNotFoundError(
+            f"{run_dir} holds no network-snapshot-*.keras; pass a snapshot, a .pkl, "
+            "or a finished training run directory.")
+    return snaps[-1]
+
+
+def load_generator(spec, which="Gs"):
+    """Returns a `Generator` from `spec`.
+
+    Args:
+        spec: `FILE.pkl` (NVIDIA legacy pickle), `FILE.keras` (a saved
+            Generator), a training run directory (its newest snapshot), or
+            `preset:NAME` (random weights, for trying things out).
+        which: for pickles, 'Gs' (moving average, default) or 'G'.
+
+    Example:
+
+    >>> G = load_generator("preset:stylegan-tiny-32")
+    >>> G.resolution
+    32
+    """
+    spec = os.fspath(spec)
+    if spec.startswith("preset:"):
+        return presets.generator(spec[len("preset:"):])
+    if os.path.isdir(spec):
+        spec = find_snapshot(spec)
+    if not os.path.exists(spec):
+        raise FileNotFoundError(f"No such network file: {spec}")
+    if spec.endswith(".keras"):
+        model = keras.saving.load_model(spec, compile=False)
+        if not isinstance(model, Generator):
+            raise ValueError(f"{spec} holds a {type(model).__name__}, not a Generator.")
+        return model
+    if which not in ("G", "Gs"):
+        raise ValueError(f"which must be 'G' or 'Gs'; received {which!r}.")
+    return legacy.load_network_pkl(spec, networks=(which,))[which]
