@@ -102,7 +102,9 @@ class EqualizedConv2D(keras.layers.Layer):
 
     `up=True` upsamples by 2 first (nearest neighbour, or with `fused_scale`
     a stride-2 transposed conv with the 4x4 "shifted sum" kernel NVIDIA uses
-    at >= 128 px); `down=True` downsamples by 2 after the conv (2x2 average,
+    at >= 128 px; being a transposed conv, that equals nearest upsampling
+    followed by the *spatially flipped* kernel, so the two forms are not
+    interchangeable for a given weight); `down=True` downsamples by 2 after the conv (2x2 average,
     or with `fused_scale` one stride-2 conv). Blurs are separate layers.
 
     Args:
