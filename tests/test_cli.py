@@ -1,0 +1,98 @@
+"""The `keras-stylegan generate` and `info` commands, as users run them."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import load_fixture
+from keras_stylegan import cli, legacy, to_uint8
+from keras_stylegan.generate import latents_from_seeds, parse_seeds
+
+
+@pytest.fixture(scope="module")
+def pkl():
+    return str(load_fixture("sg1_r32")[0])
+
+
+def test_generate_writes_the_generators_images(pkl, tmp_path):
+    rc = cli.main(["generate", "--network", pkl, "--seeds", "0-2,5", "--trunc", "0.7",
+                   "--noise-mode", "const", "--grid", "--outdir", str(tmp_path)])
+    assert rc == 0
+    names = sorted(os.listdir(tmp_path))
+    assert names == ["grid.png", "seed0000.png", "seed0001.png", "seed0002.png", "seed0005.png"]
+    Gs = legacy.load_network_pkl(pkl, networks=("Gs",))["Gs"]
+    z = latents_from_seeds([0, 1, 2, 5], Gs.z_dim)
+    expected = to_uint8(Gs(z, truncation_psi=0.7, noise_mode="const"))
+    for i, seed in enumerate([0, 1, 2, 5]):
+        png = np.asarray(Image.open(tmp_path / f"seed{seed:04d}.png"))
+        np.testing.assert_array_equal(png, expected[i])
+    grid = np.asarray(Image.open(tmp_path / "grid.png"))
+    assert grid.shape == (64, 64, 3)
+    np.testing.assert_array_equal(grid[32:, :32], expected[2])
+
+
+def test_seeds_are_nvidias():
+    """z for seed s is RandomState(s).randn(1, z_dim), as in NVIDIA's scripts."""
+    z = latents_from_seeds([3], 512)
+    np.testing.assert_array_equal(z, np.random.RandomState(3).randn(1, 512).astype(np.float32))
+    assert parse_seeds("0-3,7") == [0, 1, 2, 3, 7]
+
+
+def test_generate_conditional_needs_class(tmp_path):
+    pkl = str(load_fixture("sg1_r32_cond")[0])
+    assert cli.main(["generate", "--network", pkl, "--seeds", "0", "--outdir",
+                     str(tmp_path)]) == 2
+    assert cli.main(["generate", "--network", pkl, "--seeds", "0-1", "--class", "2",
+                     "--outdir", str(tmp_path)]) == 0
+    assert len(os.listdir(tmp_path)) == 2
+
+
+def test_info(pkl, capsys):
+    assert cli.main(["info", pkl]) == 0
+    out = capsys.readouterr().out
+    assert "stylegan1, 32x32" in out and "G_style" in out and "D_basic" in out
+    assert cli.main(["info", pkl, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["family"] == "stylegan1" and info["resolution"] == 32
+    nets = legacy.read_network_pkl(pkl)
+    assert info["networks"]["Gs"]["params"] == nets.Gs.num_params() > 0
+    assert info["networks"]["D"]["static_kwargs"]["fmap_max"] == 64
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["generate", "--network", "{bad}", "--outdir", "{out}"], "not a pickle"),
+    (["generate", "--network", "{missing}", "--outdir", "{out}"], "No such network file"),
+    (["generate", "--network", "{pkl}", "--seeds", "9-2", "--outdir", "{out}"], "Bad seed range"),
+    (["info", "{bad}"], "not a pickle"),
+])
+def test_errors_are_clear(pkl, tmp_path, capsys, argv, message):
+    bad = tmp_path / "bad.pkl"
+    bad.write_text("not a network")
+    fill = dict(bad=str(bad), missing=str(tmp_path / "nope.pkl"), pkl=pkl, out=str(tmp_path))
+    assert cli.main([a.format(**fill) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith(f"keras-stylegan {argv[0]}: error:")
+
+
+def test_bad_flag_is_an_argparse_error(pkl, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["generate", "--network", pkl, "--noise-mode", "bogus", "--outdir", "x"])
+    assert e.value.code == 2
+    assert "invalid choice: 'bogus'" in capsys.readouterr().err
+
+
+def test_console_script(pkl, tmp_path):
+    exe = shutil.which("keras-stylegan", path=os.path.dirname(sys.executable))
+    assert exe, "the keras-stylegan console script is not installed"
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "generate" in out.stdout and "info" in out.stdout
+    out = subprocess.run([exe, "generate", "--network", pkl, "--seeds", "1", "--outdir",
+                          str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "seed0001.png").is_file()
