@@ -150,3 +150,15 @@ def test_ffhq_preset_has_nvidia_sizes():
     assert shapes["synthesis/b64/layer0/conv/kernel"] == (3, 3, 512, 256)
     assert G.synthesis.blocks[-1].layer0.conv.fused_scale  # fused at >= 128 px
     assert not G.synthesis.blocks[4].layer0.conv.fused_scale  # 64 px
+
+
+def test_image_generator_does_not_retrace():
+    from keras_stylegan.generate import ImageGenerator
+    G = presets.generator("stylegan-tiny-32")
+    gen = ImageGenerator(G, truncation_psi=0.7)
+    a = gen(rng.randn(2, 64))[0]
+    gen.truncation_psi = 0.5  # psi is a tensor input: no retrace
+    b = gen(rng.randn(2, 64))[0]
+    gen(rng.randn(2, 64))
+    assert gen._run.experimental_get_tracing_count() == 1
+    assert a.shape == b.shape == (2, 32, 32, 3)

@@ -1,0 +1,155 @@
+"""Generator benchmark: images/s, peak memory and achieved GFLOP/s.
+
+Runs each (preset, batch, mode) in its own subprocess, so the peak resident
+memory reported is that configuration's alone. Modes: 'eager' (plain Keras
+call), 'function' (tf.function, traced once) and 'xla' (tf.function with
+jit_compile). FLOPs per image come from TensorFlow's own graph profiler.
+
+Usage:
+  python bench/bench_generator.py                       # the full table
+  python bench/bench_generator.py --presets stylegan-tiny-32 --iters 3   # quick look
+  python bench/bench_generator.py --json out.json       # also write JSON
+
+Results and the machine they were taken on go in docs/BENCHMARKS.md.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+DEFAULT_PRESETS = ("stylegan-bedrooms-256", "stylegan-ffhq-1024")
+
+
+def graph_flops(fn, spec):
+    """Float operations of one call of `fn`, counted by TF's graph profiler."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2)
+    concrete = tf.function(fn).get_concrete_function(*spec)
+    frozen = convert_variables_to_constants_v2(concrete)
+    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    opts["output"] = "none"
+    prof = tf.compat.v1.profiler.profile(graph=frozen.graph, options=opts)
+    return int(prof.total_float_ops)
+
+
+def run_one(preset, batch, mode, iters, warmup):
+    """Measures one configuration in this process; returns a dict."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_stylegan import presets
+    G = presets.generator(preset)
+    z = tf.constant(np.random.RandomState(0).randn(batch, G.z_dim).astype(np.float32))
+
+    def gen(z):
+        return G(z, truncation_psi=0.7, noise_mode="const")
+
+    spec = [tf.TensorSpec([batch, G.z_dim], tf.float32)]
+    flops = graph_flops(gen, spec) / batch
+    fn = {"eager": gen,
+          "function": tf.function(gen, input_signature=spec),
+          "xla": tf.function(gen, input_signature=spec, jit_compile=True)}[mode]
+    t0 = time.perf_counter()
+    fn(z).numpy()  # first call: tracing / compilation
+    first_call_s = time.perf_counter() - t0
+    for _ in range(warmup):
+        fn(z).numpy()
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        fn(z).numpy()
+        times.append(time.perf_counter() - t0)
+    traces = fn.experimental_get_tracing_count() if mode != "eager" else None
+    sec = float(np.median(times))
+    return dict(preset=preset, batch=batch, mode=mode, iters=iters,
+                sec_per_batch=sec, images_per_s=batch / sec, first_call_s=first_call_s,
+                gflop_per_image=flops / 1e9, achieved_gflops=flops * batch / sec / 1e9,
+                traces=traces, params=int(sum(np.prod(w.shape) for w in G.trainable_weights)))
+
+
+def measure(preset, batch, mode, iters, warmup):
+    """Runs `run_one` in a child process; adds its peak RSS (MiB)."""
+    cmd = [sys.executable, __file__, "--one", preset, str(batch), mode,
+           "--iters", str(iters), "--warmup", str(warmup)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
+    if status != 0:
+        return dict(preset=preset, batch=batch, mode=mode, error=err.strip().splitlines()[-1:])
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    return result
+
+
+def machine():
+    info = dict(platform=platform.platform(), python=platform.python_version(),
+                cpus=os.cpu_count())
+    try:
+        import tensorflow as tf
+        import keras
+        info.update(tensorflow=tf.__version__, keras=keras.__version__,
+                    backend=keras.backend.backend())
+    except ImportError:
+        pass
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return info
+
+
+def table(rows):
+    head = ("| preset | batch | mode | img/s | s/batch | first call s | GFLOP/img | GFLOP/s "
+            "| peak RSS MiB | traces |\n|---|---|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['preset']} | {r['batch']} | {r['mode']} | failed: {r['error']} "
+                         "| | | | | | |")
+            continue
+        lines.append(
+            f"| {r['preset']} | {r['batch']} | {r['mode']} | {r['images_per_s']:.3g} | "
+            f"{r['sec_per_batch']:.3g} | {r['first_call_s']:.3g} | {r['gflop_per_image']:.3g} | "
+            f"{r['achieved_gflops']:.3g} | {r['peak_rss_mib']:.0f} | {r['traces']} |")
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--presets", nargs="+", default=list(DEFAULT_PRESETS))
+    p.add_argument("--batches", nargs="+", type=int, default=[1, 8])
+    p.add_argument("--modes", nargs="+", default=["eager", "function", "xla"],
+                   choices=["eager", "function", "xla"])
+    p.add_argument("--iters", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--json", help="also write the results as JSON here")
+    p.add_argument("--one", nargs=3, metavar=("PRESET", "BATCH", "MODE"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.one:
+        preset, batch, mode = args.one
+        print(json.dumps(run_one(preset, int(batch), mode, args.iters, args.warmup)))
+        return
+    rows = []
+    for preset in args.presets:
+        for batch in args.batches:
+            for mode in args.modes:
+                rows.append(measure(preset, batch, mode, args.iters, args.warmup))
+                print(table(rows[-1:]).splitlines()[-1], flush=True)
+    print("\nMachine:", json.dumps(machine()))
+    print(table(rows))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(machine=machine(), results=rows), f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
