@@ -1,0 +1,1 @@
+"""Subcommands `export` and `serve` (see `keras_stylegan.cli`)."""
