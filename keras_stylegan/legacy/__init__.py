@@ -19,6 +19,7 @@ from keras_stylegan.legacy.unpickler import LegacyFormatError, UnsafePickleError
 # discriminator(net, source, name).
 CONVERTERS = {
     "stylegan1": "keras_stylegan.legacy.stylegan1",
+    "stylegan2": "keras_stylegan.legacy.stylegan2",
 }
 
 __all__ = ["LegacyFormatError", "LegacyPickle", "Network", "UnsafePickleError",

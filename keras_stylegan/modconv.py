@@ -1,0 +1,121 @@
+"""StyleGAN2's modulated convolution (with demodulation), NHWC, in `keras.ops`.
+
+For each sample `n` the conv weight is scaled per *input* channel by the
+style `s[n]`, and (with demodulation) every output channel is rescaled to unit
+L2 norm:
+
+    w'[n, kh, kw, i, o] = w[kh, kw, i, o] * s[n, i]
+    d[n, o]             = 1 / sqrt(sum_{kh, kw, i} w'[n, kh, kw, i, o]**2 + eps)
+    y[n]                = conv(x[n], w'[n] * d[n])
+
+Two implementations give the same numbers (the tests check them against each
+other and against a NumPy loop):
+
+* fused (`fused=True`): per-sample weights, run as one grouped convolution
+  with the batch folded into the channels (NVIDIA's default, fast on GPUs);
+* non-fused (`fused=False`): scale the activations by `s`, run an ordinary
+  convolution with the shared weight, scale the output by `d`. It uses only
+  ordinary convs, elementwise ops and a matmul, so it exports to TFLite
+  builtins.
+
+Example:
+
+>>> import numpy as np
+>>> x = np.random.RandomState(0).randn(2, 8, 8, 4).astype("float32")
+>>> w = np.random.RandomState(1).randn(3, 3, 4, 5).astype("float32")
+>>> s = np.ones((2, 4), "float32")
+>>> a = modulated_conv2d(x, w, s, fused=True)
+>>> b = modulated_conv2d(x, w, s, fused=False)
+>>> bool(np.allclose(a, b, atol=1e-5)), a.shape
+(True, (2, 8, 8, 5))
+"""
+
+import numpy as np
+from keras import ops
+
+from keras_stylegan import upfirdn
+
+DEMOD_EPSILON = 1e-8
+
+
+def demodulation_coefficients(weight, styles, epsilon=DEMOD_EPSILON):
+    """`d[n, o] = rsqrt(sum_{kh,kw,i} (weight * styles[n, i])**2 + eps)` as [N, O].
+
+    Computed as `styles**2 @ sum_{kh,kw}(weight**2)`, which is the same sum
+    without materializing per-sample weights.
+    """
+    wsq = ops.sum(ops.square(weight), axis=(0, 1))  # [IO]
+    return ops.rsqrt(ops.matmul(ops.square(styles), wsq) + epsilon)  # [NO]
+
+
+def modulated_weights(weight, styles, demodulate=True, epsilon=DEMOD_EPSILON):
+    """Per-sample weights [N, kh, kw, I, O] (modulated, optionally demodulated)."""
+    ww = weight[None] * styles[:, None, None, :, None]  # [NkkIO]
+    if demodulate:
+        d = ops.rsqrt(ops.sum(ops.square(ww), axis=(1, 2, 3)) + epsilon)  # [NO]
+        ww = ww * d[:, None, None, None, :]
+    return ww
+
+
+def _conv(x, w, up, down, resample_kernel):
+    if up:
+        return upfirdn.upsample_conv_2d(x, w, k=resample_kernel)
+    if down:
+        return upfirdn.conv_downsample_2d(x, w, k=resample_kernel)
+    return ops.conv(x, w, padding="same")
+
+
+def modulated_conv2d(x, weight, styles, demodulate=True, up=False, down=False,
+                     resample_kernel=upfirdn.DEFAULT_KERNEL, fused=True,
+                     epsilon=DEMOD_EPSILON):
+    """Modulated 2-D convolution of NHWC `x`.
+
+    Args:
+        x: [N, H, W, I] activations (any float dtype; the convolution runs in it).
+        weight: [kh, kw, I, O] runtime weight (already scaled by 1/sqrt(fan_in)).
+        styles: [N, I] per-sample input-channel scales (NVIDIA's `s`, with the +1).
+        demodulate: normalize each output channel (ToRGB does not).
+        up, down: resample by 2 with NVIDIA's FIR up-conv / conv-down.
+        resample_kernel: FIR taps for `up`/`down` (None: box filter).
+        fused: grouped per-sample conv (True) or activation scaling (False).
+        epsilon: added under the demodulation square root.
+
+    Returns:
+        [N, H', W', O] in the dtype of `x`. The weight math (modulation,
+        demodulation) runs in the dtype of `weight`/`styles` (float32).
+    """
+    if up and down:
+        raise ValueError("modulated_conv2d: `up` and `down` cannot both be True.")
+    dtype = x.dtype
+    h, w_, cin = x.shape[1], x.shape[2], x.shape[3]
+    cout = weight.shape[-1]
+    if fused:
+        ww = modulated_weights(weight, styles, demodulate, epsilon)  # [NkkIO]
+        kh, kw = weight.shape[0], weight.shape[1]
+        # Fold the batch into channel groups: x [N,H,W,I] -> [1,H,W,N*I];
+        # weights [N,k,k,I,O] -> [k,k,I,N*O] (group n owns outputs n*O..n*O+O-1).
+        x = ops.reshape(ops.transpose(x, (1, 2, 0, 3)), (1, h, w_, -1))
+        wg = ops.reshape(ops.transpose(ww, (1, 2, 3, 0, 4)), (kh, kw, cin, -1))
+        y = _conv(x, ops.cast(wg, dtype), up, down, resample_kernel)  # [1,H',W',N*O]
+        ho, wo = y.shape[1], y.shape[2]
+        y = ops.reshape(y, (ho, wo, -1, cout))
+        return ops.transpose(y, (2, 0, 1, 3))
+    x = x * ops.cast(styles[:, None, None, :], dtype)
+    y = _conv(x, ops.cast(weight, dtype), up, down, resample_kernel)
+    if demodulate:
+        d = demodulation_coefficients(weight, styles, epsilon)
+        y = y * ops.cast(d[:, None, None, :], dtype)
+    return y
+
+
+def prenormalize_fp16(weight, styles):
+    """Rescales weight and styles so a float16 non-fused modconv cannot overflow.
+
+    StyleGAN2-ADA's trick: with demodulation the result is unchanged, since
+    the scale of `weight` per output channel and of `styles` cancel out.
+    """
+    fan_in = float(np.prod(weight.shape[:-1]))
+    weight = weight * (1.0 / np.sqrt(fan_in)) / ops.max(
+        ops.abs(weight), axis=(0, 1, 2), keepdims=True)
+    styles = styles / ops.max(ops.abs(styles))
+    return weight, styles

@@ -1,0 +1,237 @@
+"""FIR resampling for StyleGAN2: `upfirdn2d` and the helpers built on it, NHWC.
+
+`upfirdn2d(x, k, up, down, pad)` does what NVIDIA's `upfirdn_2d` does, on
+every channel of an NHWC tensor:
+
+1. upsample by inserting `up - 1` zeros after every pixel (H -> H * up),
+2. zero-pad by `pad` (negative values crop),
+3. convolve with the 2-D FIR kernel `k` (a true convolution: `k` is flipped,
+   as in `scipy.signal.upfirdn`), 'valid',
+4. keep every `down`-th pixel, starting with the first.
+
+The output size along an axis is `(H * up + pad0 + pad1 - kh) // down + 1`.
+With `up=1, down=1, pad=(kh - 1, kh - 1)` it is `scipy.signal.upfirdn`'s full
+convolution; the tests check it against SciPy.
+
+The helpers reproduce the padding choices of NVIDIA's StyleGAN2 code (TF
+`dnnlib/tflib/ops/upfirdn_2d.py`), which the released networks depend on at
+the image borders:
+
+* `filter_2d`: same-size filtering;
+* `upsample_2d` / `downsample_2d`: x2 resampling with the FIR low-pass;
+* `upsample_conv_2d`: a stride-2 transposed conv followed by the FIR filter,
+  padded once (the 'Conv0_up' layers and the resnet 'Skip' of G);
+* `conv_downsample_2d`: the FIR filter followed by a stride-2 'valid' conv
+  (D's 'Conv1_down' and 'Skip').
+
+Everything is `keras.ops`, so it runs on every Keras backend; the kernels are
+NumPy constants. Grouped convolutions (the fused modulated conv) are
+supported by `upsample_conv_2d` / `conv_downsample_2d` when the input has a
+multiple of the weight's input channels.
+
+Example:
+
+>>> import numpy as np
+>>> x = np.ones((1, 4, 4, 2), "float32")
+>>> upsample_2d(x).shape
+(1, 8, 8, 2)
+>>> float(np.asarray(upsample_2d(x))[0, 3, 3, 0])  # the FIR keeps DC gain 1
+1.0
+"""
+
+import numpy as np
+from keras import ops
+
+# The [1, 3, 3, 1] binomial filter of StyleGAN2 ("resample_kernel").
+DEFAULT_KERNEL = (1, 3, 3, 1)
+
+
+def setup_kernel(k, factor=2):
+    """NumPy float32 2-D kernel from `k` as NVIDIA's `_setup_kernel` makes it.
+
+    `k`: 1-D taps (outer product with itself), a 2-D array, or None (the
+    box filter `[1] * factor`). The result is normalized to sum to 1.
+    """
+    if k is None:
+        k = [1] * factor
+    k = np.asarray(k, dtype=np.float64)
+    if k.ndim == 1:
+        k = np.outer(k, k)
+    if k.ndim != 2 or k.shape[0] != k.shape[1] or k.size == 0:
+        raise ValueError(
+            f"FIR kernel must be 1-D taps or a square 2-D array; received shape {k.shape}.")
+    total = np.sum(k)
+    if total == 0:
+        raise ValueError("FIR kernel taps sum to 0; they cannot be normalized.")
+    return (k / total).astype(np.float32)
+
+
+def _pads(pad):
+    """(pad_y0, pad_y1, pad_x0, pad_x1) from an int, a pair or a 4-tuple."""
+    if isinstance(pad, int):
+        return (pad,) * 4
+    pad = tuple(int(p) for p in pad)
+    if len(pad) == 2:
+        return pad + pad
+    if len(pad) == 4:
+        return pad
+    raise ValueError(f"pad must be an int, (p0, p1) or (py0, py1, px0, px1); received {pad}.")
+
+
+def _static_hwc(x, what):
+    h, w, c = x.shape[1], x.shape[2], x.shape[3]
+    if h is None or w is None or c is None:
+        raise ValueError(
+            f"{what} needs static height, width and channels; received shape {x.shape}.")
+    return int(h), int(w), int(c)
+
+
+def zero_insert(x, up):
+    """Inserts `up - 1` zeros after every pixel of NHWC `x` (H, W -> H*up, W*up).
+
+    Uses only 4-D reshapes and pads (TFLite builtins).
+    """
+    if up == 1:
+        return x
+    h, w, c = _static_hwc(x, "zero_insert")
+    x = ops.reshape(x, (-1, h, 1, w * c))
+    x = ops.pad(x, ((0, 0), (0, 0), (0, up - 1), (0, 0)))
+    x = ops.reshape(x, (-1, w, 1, c))
+    x = ops.pad(x, ((0, 0), (0, 0), (0, up - 1), (0, 0)))
+    return ops.reshape(x, (-1, h * up, w * up, c))
+
+
+def pad_or_crop(x, pad):
+    """Zero-pads H and W of NHWC `x` by `(py0, py1, px0, px1)`; negative values crop."""
+    py0, py1, px0, px1 = _pads(pad)
+    if max(py0, py1, px0, px1) > 0:
+        x = ops.pad(x, ((0, 0), (max(py0, 0), max(py1, 0)), (max(px0, 0), max(px1, 0)),
+                        (0, 0)))
+    if min(py0, py1, px0, px1) < 0:
+        h, w = x.shape[1], x.shape[2]
+        x = x[:, max(-py0, 0):h - max(-py1, 0), max(-px0, 0):w - max(-px1, 0), :]
+    return x
+
+
+def upfirdn2d(x, k, up=1, down=1, pad=0, gain=1.0):
+    """Upsample, FIR-filter and downsample every channel of NHWC `x`.
+
+    Args:
+        x: [N, H, W, C] tensor.
+        k: 2-D kernel (NumPy, used as given: not normalized; see
+            `setup_kernel`), or 1-D taps used as their outer product.
+        up, down: integer factors.
+        pad: int, (p0, p1) for both axes, or (py0, py1, px0, px1); applied
+            after upsampling; negative values crop.
+        gain: multiplies the kernel.
+
+    Returns:
+        [N, (H*up + py0 + py1 - kh) // down + 1, (same for W), C].
+    """
+    k = np.asarray(k, dtype=np.float32)
+    if k.ndim == 1:
+        k = np.outer(k, k)
+    if k.ndim != 2:
+        raise ValueError(f"upfirdn2d: kernel must be 1-D or 2-D; received shape {k.shape}.")
+    up, down = int(up), int(down)
+    if up < 1 or down < 1:
+        raise ValueError(f"upfirdn2d: up and down must be >= 1; received up={up}, down={down}.")
+    x = zero_insert(x, up)
+    x = pad_or_crop(x, pad)
+    c = x.shape[-1]
+    # A true convolution: flip the kernel, then correlate (what depthwise_conv does).
+    w = np.tile((k[::-1, ::-1] * np.float32(gain))[:, :, None, None], (1, 1, c, 1))
+    return ops.depthwise_conv(x, ops.cast(w, x.dtype), strides=down, padding="valid")
+
+
+def filter_2d(x, k=DEFAULT_KERNEL, gain=1.0):
+    """Same-size FIR filtering with NVIDIA's padding (`filter_2d`)."""
+    k = setup_kernel(k) * np.float32(gain)
+    p = k.shape[0] - 1
+    return upfirdn2d(x, k, pad=((p + 1) // 2, p // 2))
+
+
+def upsample_2d(x, k=DEFAULT_KERNEL, factor=2, gain=1.0):
+    """Upsamples NHWC `x` by `factor` with the FIR low-pass `k` (NVIDIA's `upsample_2d`).
+
+    The kernel is normalized and scaled by `gain * factor**2` so that the
+    mean is preserved; `k=None` gives nearest-neighbour upsampling.
+    """
+    k = setup_kernel(k, factor) * np.float32(gain * factor ** 2)
+    p = k.shape[0] - factor
+    return upfirdn2d(x, k, up=factor, pad=((p + 1) // 2 + factor - 1, p // 2))
+
+
+def downsample_2d(x, k=DEFAULT_KERNEL, factor=2, gain=1.0):
+    """Downsamples NHWC `x` by `factor` after the FIR low-pass `k` (`downsample_2d`).
+
+    `k=None` gives average pooling.
+    """
+    k = setup_kernel(k, factor) * np.float32(gain)
+    p = k.shape[0] - factor
+    return upfirdn2d(x, k, down=factor, pad=((p + 1) // 2, p // 2))
+
+
+def _groups(x, w, what):
+    cin, wcin = x.shape[-1], w.shape[-2]
+    if cin is None or cin % wcin:
+        raise ValueError(
+            f"{what}: input channels ({cin}) must be a multiple of the weight's input "
+            f"channels ({wcin}).")
+    return cin // wcin
+
+
+def upsample_conv_2d(x, w, k=DEFAULT_KERNEL, factor=2, gain=1.0):
+    """Transposed conv with stride `factor`, then the FIR filter (`upsample_conv_2d`).
+
+    Args:
+        x: [N, H, W, G * Cin]; G > 1 means a grouped convolution.
+        w: [kh, kw, Cin, G * Cout] (HWIO, as stored by NVIDIA) for the
+            forward conv whose transpose is taken; square, odd size.
+        k, factor, gain: the FIR filter (normalized, times `gain * factor**2`).
+
+    Returns:
+        [N, H * factor, W * factor, G * Cout].
+
+    The transposed conv maps H to `(H - 1) * factor + kh`; the FIR filter,
+    padded once, brings it to `H * factor`. Ungrouped inputs use
+    `ops.conv_transpose` with the spatially flipped kernel (a TFLite builtin).
+    Grouped inputs use the equivalent zero-insertion + grouped conv, since
+    `conv_transpose` has no groups.
+    """
+    kh, kw = w.shape[0], w.shape[1]
+    if kh != kw or kh % 2 != 1:
+        raise ValueError(f"upsample_conv_2d needs a square, odd-sized kernel; received {w.shape}.")
+    groups = _groups(x, w, "upsample_conv_2d")
+    kf = setup_kernel(k, factor) * np.float32(gain * factor ** 2)
+    p = (kf.shape[0] - factor) - (kh - 1)
+    if groups == 1:
+        wt = ops.transpose(ops.flip(ops.flip(w, axis=0), axis=1), (0, 1, 3, 2))  # [kkOI]
+        x = ops.conv_transpose(x, ops.cast(wt, x.dtype), strides=factor, padding="valid")
+    else:
+        # conv_transpose(x, flip(w)) == correlate(zero_insert(x) padded kh-1, w).
+        x = zero_insert(x, factor)
+        x = pad_or_crop(x, (kh - 1, kh - factor))
+        x = ops.conv(x, ops.cast(w, x.dtype), padding="valid")
+    return upfirdn2d(x, kf, pad=((p + 1) // 2 + factor - 1, p // 2 + 1))
+
+
+def conv_downsample_2d(x, w, k=DEFAULT_KERNEL, factor=2, gain=1.0):
+    """FIR filter, then a 'valid' conv with stride `factor` (`conv_downsample_2d`).
+
+    Args:
+        x: [N, H, W, G * Cin]; G > 1 means a grouped convolution.
+        w: [kh, kw, Cin, G * Cout] (HWIO), square, odd size.
+
+    Returns:
+        [N, H // factor, W // factor, G * Cout].
+    """
+    kh, kw = w.shape[0], w.shape[1]
+    if kh != kw or kh % 2 != 1:
+        raise ValueError(
+            f"conv_downsample_2d needs a square, odd-sized kernel; received {w.shape}.")
+    _groups(x, w, "conv_downsample_2d")
+    kf = setup_kernel(k, factor) * np.float32(gain)
+    p = (kf.shape[0] - factor) + (kh - 1)
+    x = upfirdn2d(x, kf, pad=((p + 1) // 2, p // 2))
+    return ops.conv(x, ops.cast(w, x.dtype), strides=factor, padding="valid")
