@@ -96,3 +96,22 @@ def test_console_script(pkl, tmp_path):
                           str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "seed0001.png").is_file()
+
+
+def test_generate_and_info_from_keras_snapshot_and_run_dir(tmp_path, capsys):
+    from keras_stylegan import presets
+    G = presets.generator("stylegan-tiny-32")
+    run = tmp_path / "run"
+    run.mkdir()
+    G.save(run / "network-snapshot-000010.keras")
+    assert cli.main(["info", str(run / "network-snapshot-000010.keras")]) == 0
+    out = capsys.readouterr().out
+    assert "Keras .keras, stylegan1, 32x32" in out
+    assert cli.main(["generate", "--network", str(run), "--seeds", "4", "--noise-mode",
+                     "const", "--outdir", str(tmp_path / "out")]) == 0
+    png = np.asarray(Image.open(tmp_path / "out" / "seed0004.png"))
+    z = latents_from_seeds([4], G.z_dim)
+    np.testing.assert_array_equal(png, to_uint8(G(z, noise_mode="const"))[0])
+    assert cli.main(["generate", "--network", str(tmp_path / "out"), "--outdir",
+                     str(tmp_path)]) == 2
+    assert "holds no network-snapshot" in capsys.readouterr().err
