@@ -65,6 +65,29 @@ def _conv(x, w, up, down, resample_kernel):
     return ops.conv(x, w, padding="same")
 
 
+def _grouped_conv(x, ww, up, down, resample_kernel):
+    """Per-sample conv of x [N,H,W,I] with ww [N,k,k,I,O], as one grouped conv.
+
+    The batch is folded into channel groups (x -> [1,H,W,N*I], weights ->
+    [k,k,I,N*O]; group n owns outputs n*O..n*O+O-1). Resampling pads and
+    filters run on the unfolded tensors, so a dynamic batch size works.
+    """
+    kh, cin, cout = ww.shape[1], ww.shape[3], ww.shape[4]
+    if up:
+        x = upfirdn.transposed_conv_input(x, kh)
+    elif down:
+        x = upfirdn.conv_downsample_fir(x, resample_kernel, kh)
+    h, w = x.shape[1], x.shape[2]
+    x = ops.reshape(ops.transpose(x, (1, 2, 0, 3)), (1, h, w, -1))  # [1,H,W,N*I]
+    wg = ops.reshape(ops.transpose(ww, (1, 2, 3, 0, 4)), (kh, kh, cin, -1))  # [kkI(N*O)]
+    padding = "same" if not (up or down) else "valid"
+    y = ops.conv(x, ops.cast(wg, x.dtype), strides=2 if down else 1, padding=padding)
+    y = ops.transpose(ops.reshape(y, (y.shape[1], y.shape[2], -1, cout)), (2, 0, 1, 3))
+    if up:
+        y = upfirdn.upsample_conv_fir(y, resample_kernel, kh)
+    return y
+
+
 def modulated_conv2d(x, weight, styles, demodulate=True, up=False, down=False,
                      resample_kernel=upfirdn.DEFAULT_KERNEL, fused=True,
                      epsilon=DEMOD_EPSILON):
@@ -87,19 +110,9 @@ def modulated_conv2d(x, weight, styles, demodulate=True, up=False, down=False,
     if up and down:
         raise ValueError("modulated_conv2d: `up` and `down` cannot both be True.")
     dtype = x.dtype
-    h, w_, cin = x.shape[1], x.shape[2], x.shape[3]
-    cout = weight.shape[-1]
     if fused:
         ww = modulated_weights(weight, styles, demodulate, epsilon)  # [NkkIO]
-        kh, kw = weight.shape[0], weight.shape[1]
-        # Fold the batch into channel groups: x [N,H,W,I] -> [1,H,W,N*I];
-        # weights [N,k,k,I,O] -> [k,k,I,N*O] (group n owns outputs n*O..n*O+O-1).
-        x = ops.reshape(ops.transpose(x, (1, 2, 0, 3)), (1, h, w_, -1))
-        wg = ops.reshape(ops.transpose(ww, (1, 2, 3, 0, 4)), (kh, kw, cin, -1))
-        y = _conv(x, ops.cast(wg, dtype), up, down, resample_kernel)  # [1,H',W',N*O]
-        ho, wo = y.shape[1], y.shape[2]
-        y = ops.reshape(y, (ho, wo, -1, cout))
-        return ops.transpose(y, (2, 0, 1, 3))
+        return _grouped_conv(x, ops.cast(ww, dtype), up, down, resample_kernel)
     x = x * ops.cast(styles[:, None, None, :], dtype)
     y = _conv(x, ops.cast(weight, dtype), up, down, resample_kernel)
     if demodulate:

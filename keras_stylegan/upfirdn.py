@@ -181,6 +181,36 @@ def _groups(x, w, what):
     return cin // wcin
 
 
+def transposed_conv_input(x, kernel_size, factor=2):
+    """Zero-inserts and pads `x` so that a 'valid' correlation with a
+    `kernel_size` kernel `w` equals the stride-`factor` transposed conv with
+    the flipped kernel (what `upsample_conv_2d` runs); H -> (H-1)*factor + 2*kernel_size - 1.
+    """
+    x = zero_insert(x, factor)
+    return pad_or_crop(x, (kernel_size - 1, kernel_size - factor))
+
+
+def upsample_conv_fir(x, k=DEFAULT_KERNEL, kernel_size=3, factor=2, gain=1.0):
+    """The FIR step of `upsample_conv_2d`: (H-1)*factor + kernel_size -> H*factor."""
+    kf = setup_kernel(k, factor) * np.float32(gain * factor ** 2)
+    p = (kf.shape[0] - factor) - (kernel_size - 1)
+    return upfirdn2d(x, kf, pad=((p + 1) // 2 + factor - 1, p // 2 + 1))
+
+
+def conv_downsample_fir(x, k=DEFAULT_KERNEL, kernel_size=3, factor=2, gain=1.0):
+    """The FIR step of `conv_downsample_2d`, before its stride-`factor` 'valid' conv."""
+    kf = setup_kernel(k, factor) * np.float32(gain)
+    p = (kf.shape[0] - factor) + (kernel_size - 1)
+    return upfirdn2d(x, kf, pad=((p + 1) // 2, p // 2))
+
+
+def _check_kernel(w, what):
+    kh, kw = w.shape[0], w.shape[1]
+    if kh != kw or kh % 2 != 1:
+        raise ValueError(f"{what} needs a square, odd-sized kernel; received shape {w.shape}.")
+    return int(kh)
+
+
 def upsample_conv_2d(x, w, k=DEFAULT_KERNEL, factor=2, gain=1.0):
     """Transposed conv with stride `factor`, then the FIR filter (`upsample_conv_2d`).
 
@@ -199,21 +229,17 @@ def upsample_conv_2d(x, w, k=DEFAULT_KERNEL, factor=2, gain=1.0):
     Grouped inputs use the equivalent zero-insertion + grouped conv, since
     `conv_transpose` has no groups.
     """
-    kh, kw = w.shape[0], w.shape[1]
-    if kh != kw or kh % 2 != 1:
-        raise ValueError(f"upsample_conv_2d needs a square, odd-sized kernel; received {w.shape}.")
-    groups = _groups(x, w, "upsample_conv_2d")
-    kf = setup_kernel(k, factor) * np.float32(gain * factor ** 2)
-    p = (kf.shape[0] - factor) - (kh - 1)
-    if groups == 1:
+    kh = _check_kernel(w, "upsample_conv_2d")
+    if _groups(x, w, "upsample_conv_2d") == 1:
         wt = ops.transpose(ops.flip(ops.flip(w, axis=0), axis=1), (0, 1, 3, 2))  # [kkOI]
-        x = ops.conv_transpose(x, ops.cast(wt, x.dtype), strides=factor, padding="valid")
+        # output_padding=0 pins the length to (H-1)*factor + kh (Keras' default
+        # adds factor - kh rows when kh < factor).
+        x = ops.conv_transpose(x, ops.cast(wt, x.dtype), strides=factor, padding="valid",
+                               output_padding=0)
     else:
-        # conv_transpose(x, flip(w)) == correlate(zero_insert(x) padded kh-1, w).
-        x = zero_insert(x, factor)
-        x = pad_or_crop(x, (kh - 1, kh - factor))
+        x = transposed_conv_input(x, kh, factor)
         x = ops.conv(x, ops.cast(w, x.dtype), padding="valid")
-    return upfirdn2d(x, kf, pad=((p + 1) // 2 + factor - 1, p // 2 + 1))
+    return upsample_conv_fir(x, k, kh, factor, gain)
 
 
 def conv_downsample_2d(x, w, k=DEFAULT_KERNEL, factor=2, gain=1.0):
@@ -226,12 +252,7 @@ def conv_downsample_2d(x, w, k=DEFAULT_KERNEL, factor=2, gain=1.0):
     Returns:
         [N, H // factor, W // factor, G * Cout].
     """
-    kh, kw = w.shape[0], w.shape[1]
-    if kh != kw or kh % 2 != 1:
-        raise ValueError(
-            f"conv_downsample_2d needs a square, odd-sized kernel; received {w.shape}.")
+    kh = _check_kernel(w, "conv_downsample_2d")
     _groups(x, w, "conv_downsample_2d")
-    kf = setup_kernel(k, factor) * np.float32(gain)
-    p = (kf.shape[0] - factor) + (kh - 1)
-    x = upfirdn2d(x, kf, pad=((p + 1) // 2, p // 2))
+    x = conv_downsample_fir(x, k, kh, factor, gain)
     return ops.conv(x, ops.cast(w, x.dtype), strides=factor, padding="valid")
