@@ -138,7 +138,8 @@ def test_tfrecords_files_follow_nvidias_format(folder, tfrecords):
     assert sorted(os.listdir(tfrecords)) == [
         "faces-r02.tfrecords", "faces-r03.tfrecords", "faces-r04.tfrecords", "faces-rxx.labels"]
     for level, res in enumerate((16, 8, 4)):
-        records = list(tf.data.TFRecordDataset(str(tfrecords / f"faces-r{4 - level:02d}.tfrecords")))
+        file = tfrecords / f"faces-r{4 - level:02d}.tfrecords"
+        records = list(tf.data.TFRecordDataset(str(file)))
         assert len(records) == N
         for record, image in zip(records, pixels):
             example = tf.train.Example.FromString(record.numpy())

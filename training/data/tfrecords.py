@@ -233,7 +233,7 @@ class TFRecordsWriter:
 
     Example:
 
-    >>> with TFRecordsWriter("datasets/shapes", resolution=32, num_channels=3) as w:  # doctest: +SKIP
+    >>> with TFRecordsWriter("datasets/shapes", 32, 3) as w:  # doctest: +SKIP
     ...     for image in images_uint8_hwc:
     ...         w.add_image(image)
     ...     w.add_labels(labels)
