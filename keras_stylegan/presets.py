@@ -37,6 +37,17 @@ def _tiny(family, resolution=32, label_size=0):
                 source=None, generator=gen, discriminator=disc)
 
 
+def _sg2(resolution, description, source, fmap_base=16 << 10):
+    """A StyleGAN2 config-f network: 'skip' G, 'resnet' D, fmap_base 16384.
+
+    (NVIDIA's configs a-e halve fmap_base to 8192; config-f keeps the default.)
+    """
+    gen = dict(family="stylegan2", resolution=resolution, num_channels=3,
+               synthesis_kwargs=dict(fmap_base=fmap_base))
+    disc = dict(family="stylegan2", resolution=resolution, num_channels=3, fmap_base=fmap_base)
+    return dict(description=description, source=source, generator=gen, discriminator=disc)
+
+
 PRESETS = {
     "stylegan-ffhq-1024": _sg1(
         1024, "StyleGAN, FFHQ faces 1024x1024 (Karras et al. 2019).",
@@ -54,6 +65,21 @@ PRESETS = {
         "karras2019stylegan-cars-512x384.pkl"),
     "stylegan-tiny-32": _tiny("stylegan1"),
     "stylegan-tiny-cond-32": _tiny("stylegan1", label_size=4),
+    "stylegan2-ffhq-1024": _sg2(
+        1024, "StyleGAN2 config-f, FFHQ faces 1024x1024 (Karras et al. 2020).",
+        "stylegan2-ffhq-config-f.pkl"),
+    "stylegan2-car-512": _sg2(
+        512, "StyleGAN2 config-f, LSUN car 512x384, stored as 512x512 (images padded top "
+        "and bottom; crop rows 64:448 for the 512x384 picture).",
+        "stylegan2-car-config-f.pkl"),
+    "stylegan2-cat-256": _sg2(
+        256, "StyleGAN2 config-f, LSUN cat 256x256.", "stylegan2-cat-config-f.pkl"),
+    "stylegan2-church-256": _sg2(
+        256, "StyleGAN2 config-f, LSUN church 256x256.", "stylegan2-church-config-f.pkl"),
+    "stylegan2-horse-256": _sg2(
+        256, "StyleGAN2 config-f, LSUN horse 256x256.", "stylegan2-horse-config-f.pkl"),
+    "stylegan2-tiny-32": _tiny("stylegan2"),
+    "stylegan2-tiny-cond-32": _tiny("stylegan2", label_size=4),
 }
 
 
