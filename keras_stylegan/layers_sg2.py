@@ -21,7 +21,7 @@ Example:
 >>> import numpy as np
 >>> conv = StyledConv2D(8, name="conv")
 >>> x, w = np.zeros((2, 4, 4, 6), "float32"), np.zeros((2, 16), "float32")
->>> conv(x, w, noise_mode="const").shape
+>>> tuple(conv(x, w, noise_mode="const").shape)
 (2, 4, 4, 8)
 """
 

@@ -26,7 +26,7 @@ Example:
 >>> s = np.ones((2, 4), "float32")
 >>> a = modulated_conv2d(x, w, s, fused=True)
 >>> b = modulated_conv2d(x, w, s, fused=False)
->>> bool(np.allclose(a, b, atol=1e-5)), a.shape
+>>> bool(np.allclose(a, b, atol=1e-5)), tuple(a.shape)
 (True, (2, 8, 8, 5))
 """
 

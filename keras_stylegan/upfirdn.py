@@ -33,7 +33,7 @@ Example:
 
 >>> import numpy as np
 >>> x = np.ones((1, 4, 4, 2), "float32")
->>> upsample_2d(x).shape
+>>> tuple(upsample_2d(x).shape)
 (1, 8, 8, 2)
 >>> float(np.asarray(upsample_2d(x))[0, 3, 3, 0])  # the FIR keeps DC gain 1
 1.0

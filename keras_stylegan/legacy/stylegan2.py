@@ -181,7 +181,7 @@ def _generator_table(G, synth_name, mapping_name):
 
 
 def discriminator(net, source, name=None):
-    """Builds a `DiscriminatorSG2` from a `D_stylegan2` / `D_main` network and copies its weights."""
+    """Builds a `DiscriminatorSG2` from a `D_stylegan2` / `D_main` network, copying its weights."""
     func = net.build_func_name
     if func in REVISED:
         raise _revised_error(source, func)

@@ -137,8 +137,9 @@ class DiscriminatorSG2(keras.Model):
 
     Example:
 
+    >>> import numpy as np
     >>> d = DiscriminatorSG2(resolution=8, fmap_base=64, fmap_max=16)
-    >>> d(np.zeros((4, 8, 8, 3), "float32")).shape
+    >>> tuple(d(np.zeros((4, 8, 8, 3), "float32")).shape)
     (4, 1)
     """
 

@@ -138,10 +138,11 @@ class SynthesisNetworkSG2(keras.layers.Layer):
 
     Example:
 
+    >>> import numpy as np
     >>> s = SynthesisNetworkSG2(resolution=8, dlatent_size=16, fmap_base=64, fmap_max=16)
     >>> s.num_ws, s.noise_shapes
     (4, [(4, 4), (8, 8), (8, 8)])
-    >>> s(np.zeros((2, s.num_ws, 16), "float32"), noise_mode="const").shape
+    >>> tuple(s(np.zeros((2, s.num_ws, 16), "float32"), noise_mode="const").shape)
     (2, 8, 8, 3)
     """
 
