@@ -11,7 +11,8 @@ import os
 
 def add_arguments(p):
     p.add_argument("--network", required=True, metavar="FILE",
-                   help="legacy .pkl, .keras snapshot, training run dir, or preset:NAME")
+                   help="legacy .pkl, .keras snapshot, training run dir, preset:NAME, "
+                   "or an exported .tflite")
     p.add_argument("--seeds", default="0-7", help="seeds, e.g. '0-7,12' (default: 0-7)")
     p.add_argument("--trunc", type=float, default=1.0, metavar="PSI",
                    help="truncation psi (default 1 = none; NVIDIA's examples use 0.7)")
@@ -32,6 +33,9 @@ def run(args):
         ImageGenerator, class_labels, image_grid, parse_seeds, save_png)
     from keras_stylegan.loading import load_generator
 
+    if args.network.endswith(".tflite"):  # a LiteRT model from `keras-stylegan export`
+        from export.tflite import generate_command
+        return generate_command(args)
     seeds = parse_seeds(args.seeds)
     if args.batch < 1:
         raise CommandError("--batch must be >= 1")

@@ -1,0 +1,84 @@
+"""Serve exported generators over TF Serving's REST protocol (FastAPI + uvicorn).
+
+Loads every version of every model under --model-base-path (BASE/NAME/VERSION/
+holding a SavedModel or a model.tflite, as `keras-stylegan export` writes
+them), a single model folder (BASE/VERSION/, TF Serving's layout), or one
+.tflite file. Endpoints:
+
+  GET  /v1/models/NAME[/versions/V]            status
+  GET  /v1/models/NAME[/versions/V]/metadata   signature defs
+  POST /v1/models/NAME[/versions/V]:predict    {"instances": [...]} or {"inputs": {...}}
+  GET  /v1/models/NAME[/versions/V]/image?seeds=0-3&psi=0.7[&class=K][&noise=seed|const]
+                                               PNG (one image, or a grid)
+
+Examples:
+  keras-stylegan serve --model-base-path models --port 8501
+  curl -s localhost:8501/v1/models/stylegan
+  curl -s -o grid.png 'localhost:8501/v1/models/stylegan/image?seeds=0-15&psi=0.7'
+  curl -s -d '{"instances": [{"z": [...], "truncation_psi": 0.7, "seed": 1}]}' \\
+      localhost:8501/v1/models/stylegan:predict
+"""
+
+
+def add_arguments(p):
+    p.add_argument("--model-base-path", required=True, metavar="DIR",
+                   help="folder of NAME/VERSION/ models, one model's VERSION/ folders, "
+                   "or a .tflite file")
+    p.add_argument("--model-name", default=None, metavar="NAME",
+                   help="serve only this model (or: the name of a single model)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    p.add_argument("--port", type=int, default=8501, help="port (default 8501, as TF Serving)")
+    b = p.add_argument_group("bounds")
+    b.add_argument("--max-batch", type=int, default=32, metavar="N",
+                   help="samples (or images) per request (default 32)")
+    b.add_argument("--max-request-bytes", type=int, default=32 * 2 ** 20, metavar="BYTES",
+                   help="request body size (default 32 MiB)")
+    b.add_argument("--max-inflight", type=int, default=2, metavar="N",
+                   help="model calls running at once (default 2)")
+    b.add_argument("--max-queue", type=int, default=64, metavar="N",
+                   help="requests waiting for the model; beyond: 503 (default 64)")
+    b.add_argument("--max-connections", type=int, default=128, metavar="N",
+                   help="open connections; beyond: 503 (default 128)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="threads of each TFLite interpreter (default: LiteRT's)")
+    p.add_argument("--no-warm-up", action="store_true",
+                   help="skip the first (slow) call of each model at start-up")
+    p.add_argument("--access-log", action="store_true", help="log every request")
+
+
+def run(args):
+    import logging
+
+    from keras_stylegan.cli import CommandError
+
+    for flag in ("max_batch", "max_request_bytes", "max_inflight", "max_queue",
+                 "max_connections"):
+        if getattr(args, flag) < 1:
+            raise CommandError(f"--{flag.replace('_', '-')} must be >= 1")
+    if not 0 <= args.port < 65536:
+        raise CommandError(f"--port must be in [0, 65535]; received {args.port}")
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise CommandError("serving needs FastAPI and uvicorn: pip install fastapi uvicorn") \
+            from None
+
+    from export.server import Limits, ModelRepository, serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    repo = ModelRepository.load(args.model_base_path, model_name=args.model_name,
+                                warm_up=not args.no_warm_up, num_threads=args.threads)
+    if not repo.models:
+        raise CommandError(f"no model version under {args.model_base_path} could be loaded: "
+                           + "; ".join(f"{n}/{v}: {e}" for n, d in repo.failed.items()
+                                       for v, e in d.items()))
+    limits = Limits(max_batch=args.max_batch, max_request_bytes=args.max_request_bytes,
+                    max_inflight=args.max_inflight, max_queue=args.max_queue,
+                    max_connections=args.max_connections)
+    for name in repo.names():
+        versions = sorted(repo.models.get(name, {}))
+        print(f"serving {name} versions {versions} at "
+              f"http://{args.host}:{args.port}/v1/models/{name}", flush=True)
+    serve(repo, host=args.host, port=args.port, limits=limits, access_log=args.access_log)

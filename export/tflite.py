@@ -1,0 +1,277 @@
+"""TFLite / LiteRT export of a `Generator`, builtin ops only, and a runner for it.
+
+The `.tflite` model has one signature, `serving_default`, with a batch size
+and resolution fixed at export:
+
+* inputs `z` [B, z_dim], `labels` [B, L] (conditional networks only),
+  `truncation_psi` [B], and with `noise="input"` one `noise_<i>` [B, H, W, 1]
+  per noise layer;
+* outputs `images` (uint8 NHWC, NVIDIA's rounding) and `images_float`
+  (float32 NHWC in [-1, 1]).
+
+`noise="const"` bakes the network's stored noise maps into the model
+(NVIDIA's `randomize_noise=False`); `noise="input"` takes them as inputs, and
+`TFLiteGenerator` fills them from per-sample seeds with `export.noise`, so a
+seed gives the same image as the SavedModel's `generate` signature. StyleGAN2
+is exported with the non-fused modulated convolution (the grouped one needs
+Flex ops, which the pip interpreters cannot run).
+
+Quantization: None (float32), 'float16' (float16 weights, float32 compute)
+or 'dynamic' (int8 weights, dynamic-range activations). Gate each variant by
+PSNR against the float model: dynamic range is much less exact for
+StyleGAN1's instance norm than for StyleGAN2's demodulation.
+
+Example:
+
+>>> from keras_stylegan import presets
+>>> from export.tflite import convert, TFLiteGenerator
+>>> G = presets.generator("stylegan2-tiny-32")
+>>> open("g.tflite", "wb").write(convert(G, batch=2))      # doctest: +SKIP
+>>> gen = TFLiteGenerator("g.tflite")                      # doctest: +SKIP
+>>> floats, uint8 = gen(z, truncation_psi=0.7)             # doctest: +SKIP
+"""
+
+import os
+import re
+import threading
+
+import numpy as np
+
+from export.noise import seed_noise_np
+from export.savedmodel import DEFAULT, GraphFunctions
+
+QUANTIZE = (None, "float16", "dynamic")
+NOISE = ("const", "input")
+SIGNATURE = "serving_default"
+NOISE_INPUT = re.compile(r"noise_(\d+)")
+
+
+def _check(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}; received {value!r}.")
+    return value
+
+
+def convert(G, batch=1, quantize=None, noise="const", truncation_cutoff=DEFAULT):
+    """Converts `G` to a builtins-only TFLite flatbuffer; returns its bytes.
+
+    Args:
+        G: a `Generator`.
+        batch: the fixed batch size.
+        quantize: None, 'float16' or 'dynamic'.
+        noise: 'const' (stored maps baked in) or 'input' (noise maps are inputs).
+        truncation_cutoff: style layers truncation affects ('default': G's own).
+    """
+    import tensorflow as tf
+
+    _check("quantize", quantize, QUANTIZE)
+    _check("noise", noise, NOISE)
+    batch = int(batch)
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1; received {batch}.")
+    f = GraphFunctions(G, truncation_cutoff, fused_modconv=False)
+    specs = [tf.TensorSpec([batch, G.z_dim], tf.float32, name="z")]
+    if G.label_size:
+        specs.append(tf.TensorSpec([batch, G.label_size], tf.float32, name="labels"))
+    specs.append(tf.TensorSpec([batch], tf.float32, name="truncation_psi"))
+    if noise == "input":
+        specs += [tf.TensorSpec([batch, h, w, 1], tf.float32, name=f"noise_{i}")
+                  for i, (h, w) in enumerate(G.synthesis.noise_shapes)]
+
+    def run(*args):
+        named = {s.name: a for s, a in zip(specs, args)}
+        ws = f.ws(named["z"], named["truncation_psi"], named.get("labels"))
+        maps = None
+        if noise == "input":
+            maps = [named[f"noise_{i}"] for i in range(len(G.synthesis.noise_shapes))]
+        return f.images(ws, noise=maps)
+
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2)
+
+    concrete = tf.function(run, input_signature=specs, autograph=False).get_concrete_function()
+    # Freeze the weights into constants: variables would become READ_VARIABLE ops
+    # that the interpreter cannot initialise from a concrete function.
+    frozen = convert_variables_to_constants_v2(concrete)
+    out_names = sorted(concrete.structured_outputs)  # the order of the flat outputs
+
+    def named(*args):  # freezing flattens the outputs: name them again
+        return dict(zip(out_names, frozen(*args)))
+
+    named = tf.function(named, input_signature=specs, autograph=False).get_concrete_function()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([named], tf.Module())
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    quiet = tf.get_logger().level
+    tf.get_logger().setLevel("ERROR")
+    try:
+        return converter.convert()
+    finally:
+        tf.get_logger().setLevel(quiet)
+
+
+def export_tflite(G, out, name="stylegan", version=None, **kwargs):
+    """Writes a `.tflite` atomically; returns its path.
+
+    `out` ending in `.tflite` is the file itself; otherwise it is a model base
+    folder and the file is `out/name/version/model.tflite` (the layout
+    `keras-stylegan serve` reads). kwargs go to `convert`.
+    """
+    from export.savedmodel import atomic_directory, check_name, resolve_version
+
+    data = convert(G, **kwargs)
+    if out.endswith(".tflite"):
+        folder = os.path.dirname(os.path.abspath(out))
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".{os.path.basename(out)}.tmp-{os.getpid()}")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, out)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return out
+    model_dir = os.path.join(out, check_name(name))
+    final = os.path.join(model_dir, str(resolve_version(model_dir, version)))
+    with atomic_directory(final) as tmp:
+        with open(os.path.join(tmp, "model.tflite"), "wb") as fh:
+            fh.write(data)
+    return os.path.join(final, "model.tflite")
+
+
+def make_interpreter(model_path=None, model_content=None, num_threads=None):
+    """An `ai_edge_litert` interpreter (with a clear error when it is missing)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as e:
+        raise ImportError(
+            "Running .tflite models needs LiteRT: pip install ai-edge-litert") from e
+    return Interpreter(model_path=model_path, model_content=model_content,
+                       num_threads=num_threads)
+
+
+class TFLiteGenerator:
+    """Runs an exported `.tflite` generator on any number of samples.
+
+    Batches are split into the model's fixed batch size (the last one padded).
+    Calls are serialized with a lock: one interpreter is not thread-safe.
+
+    Args:
+        model_path / model_content: the `.tflite` file or its bytes.
+        num_threads: interpreter threads (None: LiteRT's default).
+    """
+
+    def __init__(self, model_path=None, model_content=None, num_threads=None):
+        self.path = model_path
+        self.interpreter = make_interpreter(model_path, model_content, num_threads)
+        sigs = self.interpreter.get_signature_list()
+        if SIGNATURE not in sigs:
+            raise ValueError(f"{model_path or 'the model'} has no '{SIGNATURE}' signature; "
+                             "export it with `keras-stylegan export --format tflite`.")
+        self.runner = self.interpreter.get_signature_runner(SIGNATURE)
+        self.inputs = {k: (tuple(int(d) for d in v["shape"]), np.dtype(v["dtype"]))
+                       for k, v in self.runner.get_input_details().items()}
+        self.outputs = {k: (tuple(int(d) for d in v["shape"]), np.dtype(v["dtype"]))
+                        for k, v in self.runner.get_output_details().items()}
+        for key in ("z", "truncation_psi"):
+            if key not in self.inputs:
+                raise ValueError(f"{model_path or 'the model'} is not a keras-stylegan "
+                                 f"generator: it has no input {key!r}.")
+        self.batch = self.inputs["z"][0][0]
+        self.z_dim = self.inputs["z"][0][1]
+        self.label_size = self.inputs["labels"][0][1] if "labels" in self.inputs else 0
+        noise = sorted((int(NOISE_INPUT.fullmatch(k).group(1)), k)
+                       for k in self.inputs if NOISE_INPUT.fullmatch(k))
+        self.noise_inputs = [k for _, k in noise]
+        self.noise_shapes = [self.inputs[k][0][1:3] for k in self.noise_inputs]
+        self.resolution = self.outputs["images"][0][1]
+        self.num_channels = self.outputs["images"][0][3]
+        self._lock = threading.Lock()
+
+    @property
+    def noise_from_seed(self):
+        """True when noise maps are inputs (filled from seeds); False: stored maps."""
+        return bool(self.noise_inputs)
+
+    def __call__(self, z, truncation_psi=1.0, labels=None, seeds=None):
+        """z [N, z_dim] -> (float32 images, uint8 images), NHWC NumPy.
+
+        `truncation_psi`: scalar or [N]; `labels`: [N, L] for conditional
+        models; `seeds`: [N] noise seeds, required when the model takes noise
+        as inputs (ignored otherwise, where the stored maps are used).
+        """
+        z = np.asarray(z, np.float32).reshape(-1, self.z_dim)
+        n = len(z)
+        psi = np.broadcast_to(np.asarray(truncation_psi, np.float32), [n]).copy()
+        if self.label_size:
+            if labels is None:
+                raise ValueError(f"The model is conditional: pass labels [N, {self.label_size}].")
+            labels = np.asarray(labels, np.float32).reshape(n, self.label_size)
+        if self.noise_inputs:
+            if seeds is None:
+                raise ValueError("The model takes noise maps as inputs: pass seeds.")
+            seeds = np.asarray(seeds, np.int64).reshape(n)
+        floats, u8 = [], []
+        for i in range(0, n, self.batch):
+            m = min(self.batch, n - i)
+            feed = {"z": z[i:i + m], "truncation_psi": psi[i:i + m]}
+            if self.label_size:
+                feed["labels"] = labels[i:i + m]
+            if self.noise_inputs:
+                maps = seed_noise_np(seeds[i:i + m], self.noise_shapes)
+                feed.update(zip(self.noise_inputs, maps))
+            feed = {k: _pad(v, self.batch) for k, v in feed.items()}
+            with self._lock:
+                out = self.runner(**feed)
+            floats.append(out["images_float"][:m])
+            u8.append(out["images"][:m])
+        shape = (0, self.resolution, self.resolution, self.num_channels)
+        if not floats:
+            return np.zeros(shape, np.float32), np.zeros(shape, np.uint8)
+        return np.concatenate(floats), np.concatenate(u8)
+
+
+def _pad(x, batch):
+    x = np.asarray(x)
+    if len(x) == batch:
+        return np.ascontiguousarray(x)
+    pad = np.zeros((batch - len(x),) + x.shape[1:], x.dtype)
+    return np.concatenate([x, pad])
+
+
+def generate_command(args):
+    """`keras-stylegan generate --network MODEL.tflite ...` (see that command)."""
+    from keras_stylegan.cli import CommandError
+    from keras_stylegan.generate import (
+        class_labels, image_grid, latents_from_seeds, parse_seeds, save_png)
+
+    seeds = parse_seeds(args.seeds)
+    if not os.path.isfile(args.network):
+        raise FileNotFoundError(f"No such network file: {args.network}")
+    gen = TFLiteGenerator(args.network)
+    if args.trunc_cutoff is not None:
+        raise CommandError("--trunc-cutoff is fixed when a .tflite is exported; "
+                           "re-export with `keras-stylegan export --trunc-cutoff N`")
+    if gen.noise_from_seed and args.noise_mode != "random":
+        raise CommandError(
+            f"{args.network} takes noise maps as inputs (exported with --noise input): "
+            "use --noise-mode random (noise from each seed)")
+    if not gen.noise_from_seed and args.noise_mode != "const":
+        raise CommandError(
+            f"{args.network} has the stored noise maps built in (exported with --noise "
+            "const): use --noise-mode const, or re-export with --noise input")
+    if gen.label_size and args.class_idx is None:
+        raise CommandError(f"the network is conditional ({gen.label_size} classes): pass --class")
+    labels = class_labels(args.class_idx, gen.label_size, len(seeds)) if gen.label_size else None
+    z = latents_from_seeds(seeds, gen.z_dim)
+    _, images = gen(z, truncation_psi=args.trunc, labels=labels, seeds=seeds)
+    for seed, img in zip(seeds, images):
+        save_png(img, os.path.join(args.outdir, f"seed{seed:04d}.png"))
+    if args.grid:
+        save_png(image_grid(images), os.path.join(args.outdir, "grid.png"))
+    print(f"Wrote {len(seeds)} image(s) to {args.outdir}")
