@@ -9,6 +9,7 @@ Usage:
   python bench/bench_generator.py                       # the full table
   python bench/bench_generator.py --presets stylegan-tiny-32 --iters 3   # quick look
   python bench/bench_generator.py --json out.json       # also write JSON
+  python bench/bench_generator.py --presets stylegan2-ffhq-1024:nonfused   # StyleGAN2, non-fused modconv
 
 Results and the machine they were taken on go in docs/BENCHMARKS.md.
 """
@@ -21,7 +22,8 @@ import subprocess
 import sys
 import time
 
-DEFAULT_PRESETS = ("stylegan-bedrooms-256", "stylegan-ffhq-1024")
+DEFAULT_PRESETS = ("stylegan-bedrooms-256", "stylegan-ffhq-1024", "stylegan2-ffhq-1024",
+                   "stylegan2-ffhq-1024:nonfused")
 
 
 def graph_flops(fn, spec):
@@ -44,14 +46,27 @@ def run_one(preset, batch, mode, iters, warmup):
     import tensorflow as tf
 
     from keras_stylegan import presets
-    G = presets.generator(preset)
+    name, _, variant = preset.partition(":")  # "NAME:nonfused": StyleGAN2 non-fused modconv
+    config = presets.get(name)["generator"]
+    if variant == "nonfused":
+        config["synthesis_kwargs"] = dict(config.get("synthesis_kwargs", {}), fused_modconv=False)
+    elif variant:
+        raise SystemExit(f"unknown preset variant {variant!r}; known: nonfused")
+    from keras_stylegan import Generator
+    G = Generator(**config)
     z = tf.constant(np.random.RandomState(0).randn(batch, G.z_dim).astype(np.float32))
 
     def gen(z):
         return G(z, truncation_psi=0.7, noise_mode="const")
 
+    def gen_for_flops(z):  # TF's profiler does not count grouped convs: count the
+        if G.family != "stylegan2":  # numerically equal non-fused form instead
+            return gen(z)
+        ws = G.truncate(G.mapping(z), psi=0.7)
+        return G.synthesis(ws, noise_mode="const", fused_modconv=False)
+
     spec = [tf.TensorSpec([batch, G.z_dim], tf.float32)]
-    flops = graph_flops(gen, spec) / batch
+    flops = graph_flops(gen_for_flops, spec) / batch
     fn = {"eager": gen,
           "function": tf.function(gen, input_signature=spec),
           "xla": tf.function(gen, input_signature=spec, jit_compile=True)}[mode]

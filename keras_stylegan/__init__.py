@@ -17,11 +17,14 @@ _LAZY = {
     "Generator": "keras_stylegan.networks",
     "MappingNetwork": "keras_stylegan.networks",
     "SynthesisNetwork": "keras_stylegan.networks",
+    "DiscriminatorSG2": "keras_stylegan.networks",
+    "SynthesisNetworkSG2": "keras_stylegan.networks",
     "build_discriminator": "keras_stylegan.networks",
     "to_uint8": "keras_stylegan.ops",
     "load_generator": "keras_stylegan.loading",
 }
-_SUBMODULES = ("legacy", "presets", "generate", "layers", "ops", "networks", "loading")
+_SUBMODULES = ("legacy", "presets", "generate", "layers", "layers_sg2", "ops", "upfirdn",
+               "modconv", "networks", "loading")
 
 __all__ = sorted(_LAZY) + list(_SUBMODULES) + ["__version__"]
 
