@@ -77,6 +77,12 @@ def run(args):
     elif args.batch < 1:
         raise CommandError(f"--batch must be >= 1; received {args.batch}")
 
+    if not args.out.endswith(".tflite"):  # fail before the (slow) load
+        import os
+
+        from export.savedmodel import resolve_version
+        resolve_version(os.path.join(args.out, args.name), args.version)
+
     from keras_stylegan.loading import load_generator
     G = load_generator(args.network)
     if args.format == "savedmodel":
