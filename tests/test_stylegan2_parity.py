@@ -253,10 +253,34 @@ def test_config_a_to_d_and_unknown_layouts_are_rejected(sg2_f_pickle):
     _error(sg2_converter.generator, G, p.source, "unexpected StyleGAN2 generator layout")
 
 
-def test_conditional_ada_generator_is_rejected_clearly(sg2_f_pickle):
-    p, _ = sg2_f_pickle
-    G = as_ada(p.Gs, label_size=4)
-    _error(sg2_converter.generator, G, p.source, "conditional StyleGAN2-ADA generators")
+def test_ada_conditional_generator_label_embedding(sg2_f_pickle):
+    """G_mapping of ADA: z and the LabelEmbed'ed labels are normalized separately,
+    then concatenated (NumPy reference written from NVIDIA's formula)."""
+    p, ref = sg2_f_pickle
+    net = as_ada(p.Gs, label_size=3, label_fmaps=16)
+    rng = np.random.RandomState(11)
+    v = net.components["mapping"].variables
+    v["LabelEmbed/weight"] = rng.randn(3, 16).astype(np.float32)
+    v["LabelEmbed/bias"] = rng.randn(16).astype(np.float32)
+    v["Dense0/weight"] = rng.randn(64 + 16, 64).astype(np.float32)
+    G, _ = sg2_converter.generator(net, p.source, name="Gs")
+    assert G.mapping.label_embedding == "embed" and G.label_size == 3
+    z, labels = ref["latents"], np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1, 2, 0, 1]]
+
+    def norm(x):
+        return x / np.sqrt(np.mean(x ** 2, axis=1, keepdims=True) + 1e-8)
+
+    y = labels @ v["LabelEmbed/weight"] / np.sqrt(3) + v["LabelEmbed/bias"]
+    x = np.concatenate([norm(z.astype(np.float64)), norm(y)], axis=1)
+    for i in range(8):
+        w, b = v[f"Dense{i}/weight"], v[f"Dense{i}/bias"]
+        x = x @ w * (0.01 / np.sqrt(w.shape[0])) + b * 0.01
+        x = np.maximum(x, 0.2 * x) * np.sqrt(2)
+    ws = np.asarray(G.mapping(z, labels=labels))
+    np.testing.assert_allclose(ws, np.repeat(x[:, None], G.num_ws, axis=1), atol=1e-4)
+    del v["LabelEmbed/bias"]
+    with pytest.raises(LegacyFormatError, match="lacks variable 'G_mapping/LabelEmbed/bias'"):
+        sg2_converter.generator(net, p.source)
 
 
 # JAX backend ------------------------------------------------------------------------

@@ -5,7 +5,7 @@ Two dialects share NVIDIA's variable scheme (LEGACY_FORMAT.md 3.5-3.6):
 * StyleGAN2: `G_main` / `G_synthesis_stylegan2` / `G_mapping` / `D_stylegan2`;
 * StyleGAN2-ADA (TF): `G_main` / `G_synthesis` / `G_mapping` / `D_main`, with
   extra options (`fmap_const`, `use_noise`, `num_fp16_res`, `conv_clamp`,
-  `mapping_fmaps=None`, and a label embedding in D).
+  `mapping_fmaps=None`, label embeddings `LabelEmbed` in G and D).
 
 StyleGAN2 configs a-d (`G_synthesis_stylegan_revised`, `D_stylegan`, with
 progressive growing) are rejected with an error naming them.
@@ -107,14 +107,9 @@ def _generator_config(kw, dialect, source):
         nonlinearity=kw.take("nonlinearity", "lrelu", choices=ACTS),
         resample_kernel=_taps(kw.take("resample_kernel", [1, 3, 3, 1])),
         fused_modconv=kw.take("fused_modconv", not ada, choices=BOOL))
-    if ada:
-        label_fmaps = kw.take("label_fmaps", None)
-        if label_size:
-            raise LegacyFormatError(
-                f"{source}: conditional StyleGAN2-ADA generators (label_size={label_size}, "
-                f"label embedding 'LabelEmbed', label_fmaps={label_fmaps}) are not "
-                "supported: keras_stylegan's MappingNetwork implements StyleGAN/StyleGAN2's "
-                "'LabelConcat' embedding only. Unconditional StyleGAN2-ADA pickles load.")
+    mapping_extra = {}
+    if ada:  # ADA embeds labels with a biased dense layer ('LabelEmbed')
+        mapping_extra = dict(label_embedding="embed", label_fmaps=kw.take("label_fmaps", None))
         synthesis.update(
             fmap_const=kw.take("fmap_const", None),
             use_noise=kw.take("use_noise", True, choices=BOOL),
@@ -135,7 +130,8 @@ def _generator_config(kw, dialect, source):
             mapping_fmaps=dlatent_size if mapping_fmaps is None else mapping_fmaps,
             mapping_lrmul=kw.take("mapping_lrmul", 0.01),
             nonlinearity=kw.take("mapping_nonlinearity", "lrelu", choices=ACTS),
-            normalize_latents=kw.take("normalize_latents", True, choices=BOOL)),
+            normalize_latents=kw.take("normalize_latents", True, choices=BOOL),
+            **mapping_extra),
         synthesis_kwargs=synthesis)
     return config, meta
 
@@ -160,7 +156,10 @@ def _styled_rows(prefix, layer, noise_name):
 def _generator_table(G, synth_name, mapping_name):
     synth, mapping, s, m = G.synthesis, G.mapping, synth_name, mapping_name
     rows = [("dlatent_avg", G.w_avg, identity)]
-    if mapping.label_size:
+    if mapping.label_size and mapping.label_embedding == "embed":
+        rows += [(f"{m}/LabelEmbed/weight", mapping.label_embed.kernel, identity),
+                 (f"{m}/LabelEmbed/bias", mapping.label_embed.bias, identity)]
+    elif mapping.label_size:
         rows.append((f"{m}/LabelConcat/weight", mapping.embed, identity))
     for i, dense in enumerate(mapping.dense_layers):
         rows += [(f"{m}/Dense{i}/weight", dense.kernel, identity),
