@@ -101,16 +101,77 @@ def convert(G, batch=1, quantize=None, noise="const", truncation_cutoff=DEFAULT)
     named = tf.function(named, input_signature=specs, autograph=False).get_concrete_function()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([named], tf.Module())
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if quantize is not None:
+    if quantize == "dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if quantize == "float16":
-        converter.target_spec.supported_types = [tf.float16]
     quiet = tf.get_logger().level
     tf.get_logger().setLevel("ERROR")
     try:
-        return converter.convert()
+        model = converter.convert()
     finally:
         tf.get_logger().setLevel(quiet)
+    if quantize == "float16":
+        model = float16_weights(model)
+    return model
+
+
+def float16_weights(model, min_elements=1024):
+    """Stores the large float32 constants of a .tflite as float16 + DEQUANTIZE.
+
+    The same layout as the converter's float16 quantization, except that
+    constants with fewer than `min_elements` values (epsilons, biases,
+    scales) and values float16 cannot hold stay float32: the converter also
+    converts the `1e-8` of instance / pixel norm, which float16 rounds to 0,
+    and then `0 * rsqrt(0)` turns constant feature maps (a fresh network, a
+    zero z) into NaN.
+    """
+    from tensorflow.lite.python import schema_py_generated as fb
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    m = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    deq = fb.BuiltinOperator.DEQUANTIZE
+    opcode = next((i for i, c in enumerate(m.operatorCodes)
+                   if max(c.builtinCode, c.deprecatedBuiltinCode) == deq), None)
+    if opcode is None:
+        code = fb.OperatorCodeT()
+        code.builtinCode = code.deprecatedBuiltinCode = deq
+        m.operatorCodes.append(code)
+        opcode = len(m.operatorCodes) - 1
+    m.operatorCodes[opcode].version = max(m.operatorCodes[opcode].version, 3)  # fp16 input
+    half_buffers = {}  # float32 buffer index -> float16 buffer index
+    for sg in m.subgraphs:
+        dequantize = []
+        for index, t in enumerate(sg.tensors):
+            buf = m.buffers[t.buffer] if t.buffer else None
+            if t.type != fb.TensorType.FLOAT32 or buf is None or buf.data is None:
+                continue
+            values = np.frombuffer(bytes(bytearray(buf.data)), np.float32)
+            if values.size < min_elements:
+                continue
+            half = values.astype(np.float16)
+            if not np.all(np.isfinite(half)):
+                continue
+            if t.buffer not in half_buffers:
+                hb = fb.BufferT()
+                hb.data = np.frombuffer(half.tobytes(), np.uint8)
+                m.buffers.append(hb)
+                half_buffers[t.buffer] = len(m.buffers) - 1
+            t16 = fb.TensorT()
+            t16.shape, t16.type = t.shape, fb.TensorType.FLOAT16
+            t16.buffer = half_buffers[t.buffer]
+            t16.name = (t.name or b"") + b"_fp16" if isinstance(t.name, bytes) else \
+                f"{t.name or ''}_fp16"
+            sg.tensors.append(t16)
+            t.buffer = 0  # now computed: the output of DEQUANTIZE
+            op = fb.OperatorT()
+            op.opcodeIndex, op.inputs, op.outputs = opcode, [len(sg.tensors) - 1], [index]
+            dequantize.append(op)
+        sg.operators = dequantize + list(sg.operators)
+    # Drop the float32 copies no tensor uses any more.
+    used = {t.buffer for sg in m.subgraphs for t in sg.tensors}
+    for i in half_buffers:
+        if i not in used:
+            m.buffers[i].data = None
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(m))
 
 
 def export_tflite(G, out, name="stylegan", version=None, **kwargs):

@@ -118,3 +118,19 @@ def test_tflite_layout_for_serving(tmp_path):
     b, _ = gen(np.zeros([1, gen.z_dim], np.float32), seeds=[2])
     np.testing.assert_array_equal(a[1], b[0])
     assert np.abs(a[0] - a[1]).max() > 1e-3
+
+
+def test_float16_keeps_epsilons_float32():
+    """A fresh StyleGAN1 has constant 4x4 feature maps (variance 0) and z = 0 has norm 0:
+    with instance / pixel norm's 1e-8 rounded to float16 zero, both gave NaN."""
+    from keras_stylegan import presets
+    G = presets.generator("stylegan-tiny-32")
+    model = convert(G, batch=2, quantize="float16")
+    interp = make_interpreter(model_content=model)
+    types = {d["dtype"] for d in interp.get_tensor_details()}
+    assert np.float16 in types  # the weights are float16
+    z = np.stack([np.zeros(G.z_dim), np.random.RandomState(1).randn(G.z_dim)]).astype(np.float32)
+    floats, _ = TFLiteGenerator(model_content=model)(z, truncation_psi=0.7)
+    expected = np.asarray(G(z, truncation_psi=0.7, noise_mode="const"))
+    assert np.all(np.isfinite(floats))
+    assert psnr(floats, expected) > 45
