@@ -105,7 +105,7 @@ def bench_preset(name, batches, iters, warmup, threads, tmp):
                              median_ms=med * 1e3, p90_ms=p90 * 1e3, images_per_s=batch / med,
                              first_call_s=first, size_mb=len(model) / 2 ** 20,
                              build_s=convert_s,
-                             psnr_db=(10 * np.log10(4 / mse) if mse > 0 else float("inf"))))
+                             psnr_db=(float("inf") if mse == 0 else 10 * np.log10(4 / mse))))
     return rows
 
 
