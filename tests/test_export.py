@@ -36,20 +36,22 @@ def generator_of(source):
 def exported(source, tmp_path_factory):
     """Exports `source` once per session with `keras-stylegan export`.
 
-    Returns dict(G, manifest, ref, path, loaded). For presets (random weights)
-    the generator is exported from the very object returned (no CLI).
+    Returns dict(G, manifest, ref, path, loaded). Fixtures are exported from
+    NVIDIA's pickle; presets (random weights) are saved as `.keras` first and
+    exported from that file.
     """
     if source not in _CACHE:
         G, manifest, ref = generator_of(source)
         out = tmp_path_factory.mktemp("savedmodels")
         name = source.replace("preset:", "")
         if manifest is None:
-            path = savedmodel.export_savedmodel(G, str(out), name=name)
+            network = str(out / f"{name}.keras")
+            G.save(network)
         else:
-            pkl = str(load_fixture(source)[0])
-            assert cli.main(["export", "--network", pkl, "--out", str(out),
-                             "--name", name]) == 0
-            path = os.path.join(out, name, "1")
+            network = str(load_fixture(source)[0])
+        assert cli.main(["export", "--network", network, "--out", str(out),
+                         "--name", name]) == 0
+        path = os.path.join(out, name, "1")
         _CACHE[source] = dict(G=G, manifest=manifest, ref=ref, path=str(path),
                               loaded=tf.saved_model.load(str(path)))
     return _CACHE[source]
@@ -290,3 +292,21 @@ def test_metadata_file_is_json(tmp_path_factory):
         meta = json.load(f)
     assert meta["noise_shapes"] == [list(s) for s in fx["G"].synthesis.noise_shapes]
     assert meta["truncation_cutoff"] is None and meta["num_ws"] == fx["G"].num_ws
+
+
+@pytest.mark.slow
+def test_fused_modconv_export_reproduces_nvidia(tmp_path, tmp_path_factory):
+    """`--fused-modconv yes` (NVIDIA's grouped conv, XLA on CPU) gives the same numbers."""
+    fx = exported("sg2_r32_f", tmp_path_factory)
+    pkl = str(load_fixture("sg2_r32_f")[0])
+    assert cli.main(["export", "--network", pkl, "--out", str(tmp_path), "--name", "f",
+                     "--fused-modconv", "yes"]) == 0
+    fused = tf.saved_model.load(str(tmp_path / "f" / "1"))
+    ref = fx["ref"]
+    psi = np.full(len(ref["latents"]), 0.7, np.float32)
+    out = call_signature(fused, "generate_const", z=ref["latents"], truncation_psi=psi)
+    np.testing.assert_allclose(out["images_float"], nchw_to_nhwc(ref["gs_psi0.7"]), atol=1e-4,
+                               rtol=0)
+    default = call_signature(fx["loaded"], "generate_const", z=ref["latents"],
+                             truncation_psi=psi)
+    np.testing.assert_allclose(out["images_float"], default["images_float"], atol=1e-5)

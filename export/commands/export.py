@@ -31,9 +31,10 @@ def add_arguments(p):
     m.add_argument("--trunc-cutoff", default="default", metavar="N",
                    help="style layers that truncation affects: an integer, 'all', or "
                    "'default' (the network's own; StyleGAN1: 8, StyleGAN2: all)")
-    m.add_argument("--fused-modconv", choices=("auto", "yes", "no"), default="auto",
-                   help="StyleGAN2 SavedModel: grouped (yes) or non-fused (no) modulated "
-                   "convolutions (default: the network's own; TFLite always uses 'no')")
+    m.add_argument("--fused-modconv", choices=("no", "yes"), default="no",
+                   help="StyleGAN2 SavedModel: non-fused modulated convolutions (no, "
+                   "default: plain convs, faster on CPU, no XLA needed) or NVIDIA's grouped "
+                   "conv (yes: XLA-compiled on CPU); TFLite always uses 'no'")
     t = p.add_argument_group("tflite options")
     t.add_argument("--quantize", choices=("none", "float16", "dynamic"), default="none",
                    help="weight quantization (default none = float32)")
@@ -87,7 +88,7 @@ def run(args):
     G = load_generator(args.network)
     if args.format == "savedmodel":
         from export.savedmodel import export_savedmodel
-        fused = {"auto": None, "yes": True, "no": False}[args.fused_modconv]
+        fused = args.fused_modconv == "yes"
         path = export_savedmodel(G, args.out, name=args.name, version=args.version,
                                  truncation_cutoff=cutoff, fused_modconv=fused,
                                  source=args.network)
