@@ -152,7 +152,7 @@ def parse_json(body):
     """Request bytes -> a JSON object; RestError(400) if it is not one."""
     try:
         obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise RestError(400, f"JSON Parse error: {e}") from None
     if not isinstance(obj, dict):
         raise RestError(400, "JSON Value: the request body must be a JSON object, "
@@ -239,7 +239,7 @@ def _to_array(name, value, info):
     dtype = np.dtype(info.dtype)
     try:
         raw = np.asarray(value)
-    except (ValueError, TypeError, OverflowError) as e:
+    except (ValueError, TypeError, OverflowError, RecursionError) as e:
         raise RestError(400, f"Input '{name}': not a rectangular numeric array ({e})") from None
     if raw.dtype == object or raw.dtype.kind not in "biuf":
         raise RestError(400, f"Input '{name}' must hold numbers of type "

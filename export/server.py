@@ -266,8 +266,13 @@ def parse_image_query(query, servable, max_batch):
     unknown = sorted(set(query) - allowed)
     if unknown:
         raise RestError(400, f"Unknown query parameter(s) {unknown}; expected {sorted(allowed)}")
+    text = query.get("seeds", "0")
+    count = _count_seeds(text)  # before expanding: '0-4000000000' must not allocate
+    if count > max_batch:
+        raise RestError(400, f"{count} seeds exceed this server's limit of {max_batch} "
+                        "images per request (--max-batch)")
     try:
-        seeds = parse_seeds(query.get("seeds", "0"))
+        seeds = parse_seeds(text)
     except ValueError as e:
         raise RestError(400, str(e)) from None
     if not seeds:
@@ -295,6 +300,18 @@ def parse_image_query(query, servable, max_batch):
             raise RestError(400, f"cols must be an integer in [1, {len(seeds)}]")
         cols = int(cols)
     return seeds, psi, labels, noise, cols
+
+
+def _count_seeds(text):
+    """How many seeds '0-7,12' names (0 if malformed: parse_seeds then says why)."""
+    if len(text) > 1000:
+        raise RestError(400, "The seeds parameter is too long")
+    total = 0
+    for part in text.split(","):
+        m = re.fullmatch(r"\s*(\d{1,20})(?:-(\d{1,20}))?\s*", part)
+        if m:
+            total += max(0, int(m.group(2) or m.group(1)) - int(m.group(1)) + 1)
+    return total
 
 
 def _float_param(query, key, default):

@@ -275,6 +275,7 @@ def test_image_endpoint(setup):
     ("/v1/models/sg1c/image?seeds=1&class=9", 400),
     ("/v1/models/sg1c/image?seeds=1&labels=1,2", 400),
     ("/v1/models/sg1/image?seeds=0-99", 400),             # over --max-batch
+    ("/v1/models/sg1/image?seeds=0-4000000000", 400),     # refused before expanding
     ("/v1/models/sg1/image?seeds=abc", 400),
     ("/v1/models/sg1/image?seeds=1&psi=nan", 400),
     ("/v1/models/sg1/image?seeds=1&class=1", 400),        # not conditional
@@ -295,6 +296,9 @@ GOOD_ROW = {"z": [0.0] * 64, "truncation_psi": 1.0, "seed": 1}
 @pytest.mark.parametrize("path,body,status,message", [
     ("/v1/models/sg1/versions/1:predict", b"{not json", 400, "JSON"),
     ("/v1/models/sg1/versions/1:predict", b"[1, 2]", 400, "object"),
+    ("/v1/models/sg1/versions/1:predict", b"[" * 100000, 400, "JSON"),
+    ("/v1/models/sg1/versions/1:predict",
+     b'{"instances": [{"z": ' + b"[" * 100 + b"]" * 100 + b"}]}", 400, "z"),
     ("/v1/models/sg1/versions/1:predict", {"signature_name": "generate"}, 400, "instances"),
     ("/v1/models/sg1/versions/1:predict", {"instances": [GOOD_ROW], "inputs": {}}, 400, "both"),
     ("/v1/models/sg1/versions/1:predict", {"instances": []}, 400, "non-empty"),
