@@ -5,13 +5,18 @@ Signatures (every input has a batch dimension, so TF Serving's row format
 
 | signature | inputs | outputs |
 |---|---|---|
-| `serving_default`, `generate` | `z` [N, z_dim], `labels` [N, L], `truncation_psi` [N], `seed` [N] int64 | `images` uint8 [N, H, W, C], `images_float` float32 [N, H, W, C] in [-1, 1] |
+| `serving_default`, `generate` | `z`, `labels`, `truncation_psi`, `seed` | `images`, `images_float` |
 | `generate_const` | `z`, `labels`, `truncation_psi` | as `generate` |
 | `mapping` | `z`, `labels`, `truncation_psi` | `ws` [N, num_ws, w_dim] |
 | `synthesis` | `ws`, `seed` | `images`, `images_float` |
 | `synthesis_const` | `ws` | `images`, `images_float` |
 | `mix` | `ws`, `ws2`, `crossover` [N] int32, `seed` | `images`, `images_float` |
 | `mix_const` | `ws`, `ws2`, `crossover` | `images`, `images_float` |
+
+Shapes: `z` [N, z_dim], `labels` [N, label_size], `truncation_psi` [N]
+float32, `seed` [N] int64, `ws` / `ws2` [N, num_ws, w_dim], `crossover` [N]
+int32; `images` uint8 [N, H, W, C], `images_float` float32 [N, H, W, C],
+nominally in [-1, 1].
 
 `seed` gives every sample its own noise maps, computed inside the graph by
 `export.noise` (a stateless hash: the same seed gives the same image after a
@@ -159,7 +164,7 @@ class GraphFunctions:
         return G.truncate(ws, truncation_psi, self.cutoff)
 
     def images(self, ws, seed=None, noise=None):
-        """ws -> {'images': uint8, 'images_float': float32}. Noise: seed, explicit maps, or const."""
+        """ws -> {'images': uint8, 'images_float': float32}; noise: seed, maps, or stored."""
         import tensorflow as tf
         from keras_stylegan.ops import to_uint8_tensor
         G = self.G

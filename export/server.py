@@ -368,7 +368,7 @@ def create_app(repo, limits=None):
     """The FastAPI application serving `repo` (a `ModelRepository`) within `limits`."""
     import anyio
     from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse, Response
+    from fastapi.responses import Response
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from keras_stylegan.generate import latents_from_seeds
@@ -487,8 +487,8 @@ def create_app(repo, limits=None):
     return app
 
 
-def serve(repo, host="127.0.0.1", port=8501, limits=None, access_log=False):
-    """Runs the server until interrupted (SIGINT / SIGTERM)."""
+def make_server(repo, host="127.0.0.1", port=8501, limits=None, access_log=False):
+    """A `uvicorn.Server` for `repo` (call `.run()`; set `.should_exit` to stop it)."""
     import uvicorn
 
     limits = limits or Limits()
@@ -496,4 +496,9 @@ def serve(repo, host="127.0.0.1", port=8501, limits=None, access_log=False):
     config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                             access_log=access_log, limit_concurrency=limits.max_connections,
                             timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024)
-    uvicorn.Server(config).run()
+    return uvicorn.Server(config)
+
+
+def serve(repo, host="127.0.0.1", port=8501, limits=None, access_log=False):
+    """Runs the server until interrupted (SIGINT / SIGTERM)."""
+    make_server(repo, host, port, limits, access_log).run()

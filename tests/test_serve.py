@@ -400,3 +400,63 @@ def test_serve_a_single_tflite_file(tmp_path, tmp_path_factory):
         assert np.abs(png(data).astype(int) - expected.astype(int)).max() <= 1
     finally:
         server.stop()
+
+
+class SlowServable:
+    """A stand-in model whose every call takes `delay` seconds (no TensorFlow)."""
+
+    name, version, kind = "slow", 1, "fake"
+    z_dim, label_size, noise_modes = None, 0, ()
+
+    def __init__(self, delay):
+        from export.rest import SignatureSpec, TensorInfo
+        self.delay = delay
+        f32 = np.dtype("float32")
+        self.signatures = {"serving_default": SignatureSpec(
+            "serving_default", {"x": TensorInfo(f32, (None,))}, {"y": TensorInfo(f32, (None,))})}
+
+    def predict(self, signature, inputs):
+        time.sleep(self.delay)
+        return {"y": inputs["x"] * 2}
+
+
+def test_queue_bound_answers_503_and_recovers():
+    """--max-inflight 1 --max-queue 1: of 6 simultaneous requests 2 are served (one
+    running, one waiting) and 4 get a 503 JSON error at once; then it serves again."""
+    import threading
+
+    from export.server import Limits, ModelRepository, make_server
+    repo = ModelRepository()
+    repo.models = {"slow": {1: SlowServable(delay=1.0)}}
+    port = free_port()
+    server = make_server(repo, port=port, limits=Limits(max_batch=4, max_inflight=1,
+                                                         max_queue=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 30
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        assert server.started
+
+        def post(_):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                conn.request("POST", "/v1/models/slow:predict",
+                             json.dumps({"instances": [1.0, 2.0]}))
+                resp = conn.getresponse()
+                return resp.status, json.loads(resp.read())
+            finally:
+                conn.close()
+
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(post, range(6)))
+        statuses = sorted(st for st, _ in results)
+        assert statuses == [200, 200, 503, 503, 503, 503], results
+        assert all("busy" in body["error"] for st, body in results if st == 503)
+        assert all(body == {"predictions": [2.0, 4.0]} for st, body in results if st == 200)
+        assert post(0) == (200, {"predictions": [2.0, 4.0]})
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+    assert not thread.is_alive()
