@@ -377,7 +377,9 @@ def create_app(repo, limits=None):
     app = FastAPI(title="keras-stylegan serving", docs_url=None, redoc_url=None,
                   openapi_url=None)
     compute = anyio.CapacityLimiter(limits.max_inflight)
-    state = {"pending": 0}
+    state = {"pending": 0}  # model calls running or waiting
+    app.state.load = state
+    app.state.limits = limits
 
     def json_response(obj, status=200):
         return Response(rest.dumps(obj), status_code=status, media_type="application/json")

@@ -402,61 +402,75 @@ def test_serve_a_single_tflite_file(tmp_path, tmp_path_factory):
         server.stop()
 
 
-class SlowServable:
-    """A stand-in model whose every call takes `delay` seconds (no TensorFlow)."""
+class BlockingServable:
+    """A stand-in model whose calls wait for `release` (no TensorFlow)."""
 
     name, version, kind = "slow", 1, "fake"
     z_dim, label_size, noise_modes = None, 0, ()
 
-    def __init__(self, delay):
+    def __init__(self):
+        import threading
+
         from export.rest import SignatureSpec, TensorInfo
-        self.delay = delay
+        self.release = threading.Event()
         f32 = np.dtype("float32")
         self.signatures = {"serving_default": SignatureSpec(
             "serving_default", {"x": TensorInfo(f32, (None,))}, {"y": TensorInfo(f32, (None,))})}
 
     def predict(self, signature, inputs):
-        time.sleep(self.delay)
+        assert self.release.wait(timeout=60)
         return {"y": inputs["x"] * 2}
 
 
 def test_queue_bound_answers_503_and_recovers():
-    """--max-inflight 1 --max-queue 1: of 6 simultaneous requests 2 are served (one
-    running, one waiting) and 4 get a 503 JSON error at once; then it serves again."""
+    """--max-inflight 1 --max-queue 1: with one call running and one waiting, more
+    requests get a 503 JSON error at once; the two are then served, and so is the next."""
     import threading
 
     from export.server import Limits, ModelRepository, make_server
+    servable = BlockingServable()
     repo = ModelRepository()
-    repo.models = {"slow": {1: SlowServable(delay=1.0)}}
+    repo.models = {"slow": {1: servable}}
     port = free_port()
     server = make_server(repo, port=port, limits=Limits(max_batch=4, max_inflight=1,
                                                          max_queue=1))
+    load = server.config.app.state.load
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    try:
+
+    def post():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            conn.request("POST", "/v1/models/slow:predict", json.dumps({"instances": [1.0, 2.0]}))
+            resp = conn.getresponse()
+            return resp.status, json.loads(resp.read())
+        finally:
+            conn.close()
+
+    def wait_for(cond):
         deadline = time.time() + 30
-        while not server.started and time.time() < deadline:
-            time.sleep(0.05)
-        assert server.started
+        while not cond() and time.time() < deadline:
+            time.sleep(0.02)
+        assert cond()
 
-        def post(_):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            try:
-                conn.request("POST", "/v1/models/slow:predict",
-                             json.dumps({"instances": [1.0, 2.0]}))
-                resp = conn.getresponse()
-                return resp.status, json.loads(resp.read())
-            finally:
-                conn.close()
-
-        with concurrent.futures.ThreadPoolExecutor(6) as pool:
-            results = list(pool.map(post, range(6)))
-        statuses = sorted(st for st, _ in results)
-        assert statuses == [200, 200, 503, 503, 503, 503], results
-        assert all("busy" in body["error"] for st, body in results if st == 503)
-        assert all(body == {"predictions": [2.0, 4.0]} for st, body in results if st == 200)
-        assert post(0) == (200, {"predictions": [2.0, 4.0]})
+    pool = concurrent.futures.ThreadPoolExecutor(2)
+    try:
+        wait_for(lambda: server.started)
+        first = pool.submit(post)
+        wait_for(lambda: load["pending"] == 1)
+        second = pool.submit(post)
+        wait_for(lambda: load["pending"] == 2)
+        for _ in range(4):
+            status, body = post()
+            assert status == 503 and "busy" in body["error"], (status, body)
+        servable.release.set()
+        assert first.result(timeout=60) == (200, {"predictions": [2.0, 4.0]})
+        assert second.result(timeout=60) == (200, {"predictions": [2.0, 4.0]})
+        assert post() == (200, {"predictions": [2.0, 4.0]})
+        assert load["pending"] == 0
     finally:
+        servable.release.set()
+        pool.shutdown(wait=True)
         server.should_exit = True
         thread.join(timeout=15)
     assert not thread.is_alive()
