@@ -1,0 +1,1 @@
+"""Shared pieces of the training tests (tiny networks, reference randomness, free ports)."""

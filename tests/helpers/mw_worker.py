@@ -1,0 +1,37 @@
+"""One worker of a two-process MultiWorkerMirroredStrategy run (TF_CONFIG in the
+environment): trains a tiny run and saves its final weights.
+
+    TF_CONFIG=... python tests/helpers/mw_worker.py OUTDIR WEIGHTS.npz
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+from training import configs, loop  # noqa: E402
+from training.data import open_dataset  # noqa: E402
+
+
+def main(outdir, weights_path):
+    cfg = configs.get("tiny", lod_training_kimg=0.032, lod_transition_kimg=0.032,
+                      total_kimg=0.096, snap_kimg=0.048, tick_kimg=0.032)
+    run = loop.prepare(cfg, outdir, dataset=open_dataset("builtin:64", resolution=16))
+    os.makedirs(outdir, exist_ok=True)
+    run.build()
+    run.restore("auto")
+    run.write_config()
+    result = run.fit()
+    gan = run.gan
+    arrays = {v.path: np.asarray(v.numpy()) for m in (gan.G, gan.D, gan.Gs) for v in m.weights}
+    arrays["cur_nimg"] = np.asarray(gan.cur_nimg.numpy())
+    arrays["strategy"] = np.asarray(run.cfg["strategy"])
+    arrays["is_chief"] = np.asarray(run.is_chief)
+    arrays["end_nimg"] = np.asarray(result["end_nimg"])
+    np.savez(weights_path, **arrays)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

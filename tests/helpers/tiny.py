@@ -1,0 +1,81 @@
+"""Tiny networks, a synthetic tf.data source and the step's randomness contract,
+re-implemented independently of `training.gan` for reference computations."""
+
+import socket
+
+import numpy as np
+
+G_KWARGS = dict(latent_size=16, dlatent_size=16,
+                mapping_kwargs=dict(mapping_fmaps=16, mapping_layers=2),
+                synthesis_kwargs=dict(fmap_base=64, fmap_max=16))
+D_KWARGS = dict(fmap_base=64, fmap_max=16)
+
+
+def networks(resolution=16, label_size=0, seed=1):
+    """(G, D, Gs) with fixed random initial weights."""
+    import keras
+
+    from keras_stylegan.networks.discriminator_sg1 import Discriminator
+    from keras_stylegan.networks.generator import Generator
+    keras.utils.set_random_seed(seed)
+    G = Generator(resolution=resolution, label_size=label_size, name="G", **G_KWARGS)
+    D = Discriminator(resolution=resolution, label_size=label_size, name="D", **D_KWARGS)
+    Gs = Generator(resolution=resolution, label_size=label_size, name="Gs", **G_KWARGS)
+    return G, D, Gs
+
+
+def adam(lr=0.001, eps=1e-8):
+    import keras
+    return keras.optimizers.Adam(lr, beta_1=0.0, beta_2=0.99, epsilon=eps)
+
+
+def synthetic_images(n=64, resolution=16, seed=0):
+    """Smooth random colour blobs in [-1, 1], NHWC float32."""
+    rs = np.random.RandomState(seed)
+    yy, xx = np.mgrid[0:resolution, 0:resolution] / resolution
+    out = np.empty((n, resolution, resolution, 3), np.float32)
+    for i in range(n):
+        cx, cy, r = rs.uniform(0.3, 0.7), rs.uniform(0.3, 0.7), rs.uniform(0.15, 0.3)
+        mask = ((xx - cx) ** 2 + (yy - cy) ** 2 < r * r)[..., None]
+        out[i] = np.where(mask, rs.uniform(-1, 1, 3), rs.uniform(-1, 1, 3))
+    return out
+
+
+def stream(images, labels, batch, resolution):
+    """An endless tf.data stream of (images pooled to `resolution`, labels)."""
+    import tensorflow as tf
+    factor = images.shape[1] // resolution
+    x = images if factor == 1 else images.reshape(
+        len(images), resolution, factor, resolution, factor, -1).mean((2, 4))
+    return tf.data.Dataset.from_tensor_slices((x.astype(np.float32), labels)).batch(
+        batch, drop_remainder=True).repeat()
+
+
+# The randomness contract of training.gan (see its module docstring).
+def step_key(seed, nimg):
+    import tensorflow as tf
+    return tf.random.experimental.stateless_fold_in(tf.constant([seed, 0], tf.int64),
+                                                    tf.constant(nimg, tf.int64))
+
+
+def draw(key, purpose, shape, uniform=False):
+    import tensorflow as tf
+    k = tf.random.experimental.stateless_fold_in(key, purpose)
+    fn = tf.random.stateless_uniform if uniform else tf.random.stateless_normal
+    return fn(shape, seed=k).numpy()
+
+
+def crossover(key, purpose, num_ws, lod, prob):
+    import tensorflow as tf
+    mix_key = tf.random.experimental.stateless_fold_in(key, purpose)
+    cur = num_ws - 2 * int(np.floor(lod))
+    u = tf.random.stateless_uniform([], tf.random.experimental.stateless_fold_in(mix_key, 0))
+    c = tf.random.stateless_uniform([], tf.random.experimental.stateless_fold_in(mix_key, 1),
+                                    minval=1, maxval=max(cur, 2), dtype=tf.int32)
+    return int(c) if float(u) < prob else cur
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,135 @@
+"""Train a StyleGAN (StyleGAN1, progressive growing) with model.fit.
+
+The run directory (--outdir) receives config.json, log.txt, TensorBoard logs
+(logs/), checkpoints/, image grids (reals.png, fakesKIMG.png) and Gs snapshots
+(network-snapshot-KIMG.keras). Running the same command again resumes from the
+newest checkpoint. Under TF_CONFIG every worker runs the same command
+(MultiWorkerMirroredStrategy); the chief writes the run directory.
+
+Examples:
+  keras-stylegan train --data builtin --config cpu-demo --outdir runs/demo
+  keras-stylegan train --data ~/ffhq-tfrecords --config paper-1024 --outdir runs/ffhq --gpus 8
+  keras-stylegan train --data photos.zip --config paper-256 --outdir runs/x --dry-run
+  keras-stylegan train --data builtin --config cpu-small --outdir runs/x --set r1_gamma=5
+  tensorboard --logdir runs/demo/logs
+"""
+
+import json
+
+
+def _kv(text):
+    if "=" not in text:
+        raise ValueError(f"--set expects KEY=VALUE; received {text!r}.")
+    key, value = text.split("=", 1)
+    try:
+        value = json.loads(value)
+    except json.JSONDecodeError:
+        pass  # a plain string
+    return key.strip(), value
+
+
+def add_arguments(p):
+    from training.configs import CONFIGS
+
+    g = p.add_argument_group("run")
+    g.add_argument("--data", default=None, metavar="PATH",
+                   help="'builtin', 'builtin:N', an image folder, a .zip or TFRecords "
+                        "(default: the config's, 'builtin')")
+    g.add_argument("--config", default="paper", choices=sorted(CONFIGS), metavar="NAME",
+                   help=f"training config: {', '.join(sorted(CONFIGS))} (default: paper)")
+    g.add_argument("--outdir", required=True, metavar="DIR", help="run directory")
+    g.add_argument("--kimg", type=float, default=None, metavar="K",
+                   help="train until K thousand images (default: the config's)")
+    g.add_argument("--resume", action="store_true",
+                   help="require a checkpoint in --outdir (without it a checkpoint, if "
+                        "present, is resumed anyway)")
+    g.add_argument("--dry-run", action="store_true",
+                   help="print the resolved config and schedule, then exit")
+    g.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    g.add_argument("--set", dest="overrides", action="append", type=_kv, default=[],
+                   metavar="KEY=VALUE", help="override any config key (JSON value); repeatable")
+
+    g = p.add_argument_group("data and model")
+    g.add_argument("--resolution", type=int, default=None, help="train at this resolution "
+                   "(the dataset is downsampled)")
+    g.add_argument("--labels", action="store_true", help="conditional training on the labels")
+    g.add_argument("--mirror", action="store_true", help="random left-right mirroring")
+    g.add_argument("--max-images", type=int, default=None, help="use the first N images")
+    g.add_argument("--no-growing", action="store_true",
+                   help="train at full resolution from the start (no progressive growing)")
+    g.add_argument("--loss", choices=("r1", "wgan-gp"), default=None,
+                   help="logistic + R1 (default) or WGAN-GP")
+    g.add_argument("--gamma", type=float, default=None, help="R1 weight (default 10)")
+    g.add_argument("--batch", type=int, default=None,
+                   help="global minibatch at every resolution (overrides the config's dicts)")
+    g.add_argument("--lrate", type=float, default=None,
+                   help="learning rate of G and D at every resolution")
+
+    g = p.add_argument_group("devices and precision")
+    g.add_argument("--gpus", type=int, default=None,
+                   help="number of GPUs (default: all visible; 0 = CPU)")
+    g.add_argument("--cpu-replicas", type=int, default=None, metavar="N",
+                   help="mirror over N logical CPU devices (testing without GPUs)")
+    g.add_argument("--mixed-precision", action="store_true",
+                   help="mixed_float16 on GPU / mixed_bfloat16 on CPU, loss scaling")
+    g.add_argument("--steps-per-execution", type=int, default=None, metavar="N",
+                   help="train steps per compiled call")
+    g.add_argument("--deterministic", action="store_true",
+                   help="deterministic TF ops (bit-exact resume; slower)")
+
+    g = p.add_argument_group("monitoring and snapshots")
+    g.add_argument("--snap", type=float, default=None, metavar="KIMG",
+                   help="image grid + network snapshot (+ checkpoint) every KIMG")
+    g.add_argument("--checkpoint-kimg", type=float, default=None, metavar="KIMG",
+                   help="checkpoint every KIMG (default: --snap)")
+    g.add_argument("--keep", type=int, default=None, help="checkpoints to keep (default 3)")
+    g.add_argument("--tick", type=float, default=None, metavar="KIMG",
+                   help="console progress every KIMG")
+
+
+def build_config(args):
+    """The (unresolved) config of the parsed arguments."""
+    from training import configs
+    overrides = dict(args.overrides)
+    simple = dict(data=args.data, total_kimg=args.kimg, seed=args.seed,
+                  resolution=args.resolution, max_images=args.max_images, loss=args.loss,
+                  r1_gamma=args.gamma, steps_per_execution=args.steps_per_execution,
+                  snap_kimg=args.snap, checkpoint_kimg=args.checkpoint_kimg,
+                  keep_checkpoints=args.keep, tick_kimg=args.tick)
+    overrides.update({k: v for k, v in simple.items() if v is not None})
+    for flag, key, value in ((args.labels, "use_labels", True),
+                             (args.mirror, "mirror_augment", True),
+                             (args.no_growing, "progressive", False),
+                             (args.mixed_precision, "mixed_precision", True),
+                             (args.deterministic, "deterministic", True)):
+        if flag:
+            overrides[key] = value
+    if args.batch is not None:
+        overrides.update(minibatch_base=args.batch, minibatch_dict={}, minibatch_by_replicas=None)
+    if args.lrate is not None:
+        overrides.update(G_lrate_base=args.lrate, D_lrate_base=args.lrate,
+                         G_lrate_dict={}, D_lrate_dict={})
+    return configs.get(args.config, **overrides)
+
+
+def run(args):
+    from training import loop
+
+    cfg = build_config(args)
+    if args.dry_run:
+        run_ = loop.prepare(cfg, args.outdir, gpus=args.gpus, cpu_replicas=args.cpu_replicas)
+        from training.schedule import Schedule
+        from training.configs import schedule_kwargs
+        schedule = Schedule(**schedule_kwargs(run_.cfg))
+        print(json.dumps(run_.cfg, indent=2, sort_keys=True))
+        print(f"\nSchedule to {run_.cfg['total_kimg']} kimg:")
+        for s in schedule.segments(int(round(run_.cfg["total_kimg"] * 1000))):
+            print(f"  {s.resolution:>4} px {'fade-in' if s.fading else 'stable ':<7} "
+                  f"kimg {s.start_nimg / 1000:>9.2f} - {s.end_nimg / 1000:>9.2f}  "
+                  f"minibatch {s.minibatch:<4} steps {s.steps:<7} "
+                  f"lr G {s.G_lrate:g} D {s.D_lrate:g}")
+        return 0
+    result = loop.train(cfg, args.outdir, resume=True if args.resume else "auto",
+                        gpus=args.gpus, cpu_replicas=args.cpu_replicas)
+    print(f"Run directory: {result['run_dir']}")
+    return 0

@@ -1,0 +1,205 @@
+"""Training configurations: NVIDIA's paper setups and small CPU configs.
+
+A config is a flat, JSON-serializable dict. `DEFAULTS` holds every key with
+NVIDIA's StyleGAN1 values; each named config overrides only what differs
+(flax `configs/` style); command-line options override last; `resolve`
+fills in what depends on the dataset and the number of replicas. The
+resolved config is written to the run directory as `config.json`.
+
+Example:
+
+>>> from training import configs
+>>> cfg = configs.get("paper-256", total_kimg=100)
+>>> cfg["lod_initial_resolution"], cfg["r1_gamma"], cfg["total_kimg"]
+(8, 10.0, 100)
+>>> sorted(configs.CONFIGS)[:3]
+['cpu-demo', 'cpu-small', 'paper']
+"""
+
+import copy
+
+# NVIDIA StyleGAN1 train.py: global minibatch per resolution by GPU count.
+PAPER_MINIBATCH = {
+    1: (4, {4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8, 512: 4}),
+    2: (8, {4: 256, 8: 256, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8}),
+    4: (16, {4: 512, 8: 256, 16: 128, 32: 64, 64: 32, 128: 16}),
+    8: (32, {4: 512, 8: 256, 16: 128, 32: 64, 64: 32}),
+}
+PAPER_LRATE = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
+
+DEFAULTS = dict(
+    description="",
+    family="stylegan1",
+    # Data.
+    data="builtin",
+    resolution=None,            # None: the dataset's own
+    use_labels=False,
+    max_images=None,
+    mirror_augment=False,
+    # Networks: extra Generator / Discriminator kwargs (resolution, channels
+    # and label size come from the data). Empty = NVIDIA's full size.
+    G_kwargs={},
+    D_kwargs={},
+    # Progressive growing and schedules (NVIDIA's TrainingSchedule).
+    progressive=True,
+    lod_initial_resolution=8,
+    lod_training_kimg=600.0,
+    lod_transition_kimg=600.0,
+    reset_opt_for_new_lod=True,
+    minibatch_base=4,
+    minibatch_dict={},
+    minibatch_by_replicas=None,  # "paper": NVIDIA's dicts chosen by replica count
+    G_lrate_base=0.001,
+    G_lrate_dict={},
+    D_lrate_base=0.001,
+    D_lrate_dict={},
+    total_kimg=25000,
+    # Optimizers (Adam as NVIDIA).
+    adam_beta1=0.0,
+    adam_beta2=0.99,
+    adam_epsilon=1e-8,
+    # Losses and regularization.
+    loss="r1",
+    r1_gamma=10.0,
+    wgan_lambda=10.0,
+    wgan_epsilon=0.001,
+    wgan_target=1.0,
+    style_mixing_prob=0.9,
+    G_smoothing_kimg=10.0,
+    ema_rampup=None,
+    # Execution.
+    seed=0,
+    mixed_precision=False,
+    steps_per_execution=1,
+    jit_compile=False,
+    deterministic=False,
+    # Monitoring and snapshots.
+    tick_kimg=None,              # console progress every N kimg (None: automatic)
+    log_steps=10,                # TensorBoard scalars every N steps
+    snap_kimg=50.0,              # image grid + network snapshot every N kimg
+    checkpoint_kimg=None,        # checkpoint every N kimg (None: = snap_kimg)
+    keep_checkpoints=3,
+    grid_size=[8, 4],            # columns, rows of the image grids
+    grid_seed=0,
+)
+
+# Small networks for CPU runs.
+_SMALL_G = dict(latent_size=128, dlatent_size=128,
+                mapping_kwargs=dict(mapping_fmaps=128, mapping_layers=4),
+                synthesis_kwargs=dict(fmap_base=1024, fmap_max=128))
+_SMALL_D = dict(fmap_base=1024, fmap_max=128)
+
+CONFIGS = {
+    "paper": dict(
+        description="StyleGAN paper setup at the dataset's resolution: full-size "
+                    "networks, progressive growing from 8 px (600+600 kimg per level), "
+                    "NVIDIA's minibatch and learning-rate dicts, R1 gamma 10, 25000 kimg.",
+        minibatch_by_replicas="paper",
+        G_lrate_dict=PAPER_LRATE, D_lrate_dict=PAPER_LRATE,
+        snap_kimg=200.0),
+    "cpu-small": dict(
+        description="Small networks for CPU experiments at 32 px (batch 32, "
+                    "progressive 8 -> 32 px, 60+60 kimg per level).",
+        G_kwargs=_SMALL_G, D_kwargs=_SMALL_D,
+        lod_training_kimg=60.0, lod_transition_kimg=60.0, minibatch_base=32,
+        total_kimg=600, snap_kimg=20.0, reset_opt_for_new_lod=False),
+    "cpu-demo": dict(
+        description="The `make demo` run: tiny networks trained on the built-in "
+                    "shapes at 32 px on a 2-core CPU in a few minutes.",
+        data="builtin",
+        G_kwargs=dict(latent_size=64, dlatent_size=64,
+                      mapping_kwargs=dict(mapping_fmaps=64, mapping_layers=4),
+                      synthesis_kwargs=dict(fmap_base=512, fmap_max=64)),
+        D_kwargs=dict(fmap_base=512, fmap_max=64),
+        lod_initial_resolution=8, lod_training_kimg=12.0, lod_transition_kimg=12.0,
+        reset_opt_for_new_lod=False,
+        minibatch_base=32, minibatch_dict={8: 64, 16: 32},
+        G_lrate_base=0.002, D_lrate_base=0.002,
+        G_smoothing_kimg=2.0, ema_rampup=0.05,
+        total_kimg=100, snap_kimg=20.0, log_steps=10, tick_kimg=5.0),
+    "tiny": dict(
+        description="Minimal networks for tests (16-32 px, a few steps).",
+        G_kwargs=dict(latent_size=16, dlatent_size=16,
+                      mapping_kwargs=dict(mapping_fmaps=16, mapping_layers=2),
+                      synthesis_kwargs=dict(fmap_base=64, fmap_max=16)),
+        D_kwargs=dict(fmap_base=64, fmap_max=16),
+        lod_training_kimg=0.064, lod_transition_kimg=0.064, minibatch_base=8,
+        total_kimg=0.256, snap_kimg=0.064, log_steps=1, tick_kimg=0.032),
+}
+for _res in (32, 64, 128, 256, 512, 1024):
+    CONFIGS[f"paper-{_res}"] = dict(
+        CONFIGS["paper"], resolution=_res,
+        description=f"StyleGAN paper setup at {_res}x{_res} (dataset resized if larger).")
+
+
+def get(name, **overrides):
+    """The config `name` on top of `DEFAULTS`, with `overrides` (unknown keys rejected)."""
+    if name not in CONFIGS:
+        raise ValueError(f"Unknown training config {name!r}. Available: "
+                         f"{', '.join(sorted(CONFIGS))}.")
+    cfg = copy.deepcopy(DEFAULTS)
+    cfg.update(copy.deepcopy(CONFIGS[name]))
+    cfg["config"] = name
+    for key, value in overrides.items():
+        if key not in DEFAULTS:
+            raise ValueError(f"Unknown config key {key!r}. Known keys: {', '.join(sorted(DEFAULTS))}.")
+        cfg[key] = copy.deepcopy(value)
+    return cfg
+
+
+def _int_keys(d):
+    return {int(k): v for k, v in (d or {}).items()}
+
+
+def resolve(cfg, resolution, num_channels, label_size, num_replicas):
+    """Fills in the data- and device-dependent values; returns a new config.
+
+    Sets `resolution`, `num_channels`, `label_size`, `num_replicas`, turns the
+    paper minibatch table into `minibatch_base/dict` for `num_replicas`
+    (NVIDIA's entry for the largest GPU count <= it), `tick_kimg` when None,
+    and `checkpoint_kimg` when None.
+    """
+    cfg = copy.deepcopy(cfg)
+    if cfg["family"] != "stylegan1":
+        raise ValueError(f"Training supports family 'stylegan1'; received {cfg['family']!r}.")
+    cfg.update(resolution=int(resolution), num_channels=int(num_channels),
+               label_size=int(label_size), num_replicas=int(num_replicas))
+    if cfg["minibatch_by_replicas"] == "paper":
+        gpus = max(g for g in PAPER_MINIBATCH if g <= max(num_replicas, 1))
+        base, table = PAPER_MINIBATCH[gpus]
+        scale = max(num_replicas // gpus, 1)
+        cfg["minibatch_base"] = base * scale
+        cfg["minibatch_dict"] = {r: mb * scale for r, mb in table.items()}
+    elif cfg["minibatch_by_replicas"] is not None:
+        raise ValueError("minibatch_by_replicas must be None or 'paper'.")
+    for key in ("minibatch_dict", "G_lrate_dict", "D_lrate_dict"):
+        cfg[key] = {str(k): v for k, v in _int_keys(cfg[key]).items()}
+    if cfg["tick_kimg"] is None:
+        cfg["tick_kimg"] = max(min(float(cfg["snap_kimg"]) / 4, 20.0), 0.001)
+    if cfg["checkpoint_kimg"] is None:
+        cfg["checkpoint_kimg"] = cfg["snap_kimg"]
+    if cfg["loss"] not in ("r1", "wgan-gp"):
+        raise ValueError(f"loss must be 'r1' or 'wgan-gp'; received {cfg['loss']!r}.")
+    if not (isinstance(cfg["grid_size"], (list, tuple)) and len(cfg["grid_size"]) == 2):
+        raise ValueError(f"grid_size must be [columns, rows]; received {cfg['grid_size']!r}.")
+    return cfg
+
+
+def schedule_kwargs(cfg):
+    """`training.schedule.Schedule` arguments of a resolved config."""
+    return dict(
+        resolution=cfg["resolution"], progressive=cfg["progressive"],
+        lod_initial_resolution=min(cfg["lod_initial_resolution"], cfg["resolution"]),
+        lod_training_kimg=cfg["lod_training_kimg"],
+        lod_transition_kimg=cfg["lod_transition_kimg"],
+        minibatch_base=cfg["minibatch_base"], minibatch_dict=_int_keys(cfg["minibatch_dict"]),
+        G_lrate_base=cfg["G_lrate_base"], G_lrate_dict=_int_keys(cfg["G_lrate_dict"]),
+        D_lrate_base=cfg["D_lrate_base"], D_lrate_dict=_int_keys(cfg["D_lrate_dict"]),
+        num_replicas=cfg["num_replicas"])
+
+
+# Keys that may change when a run is resumed (they do not change the trajectory).
+RESUMABLE_CHANGES = frozenset({
+    "total_kimg", "description", "tick_kimg", "log_steps", "snap_kimg", "checkpoint_kimg",
+    "keep_checkpoints", "grid_size", "grid_seed", "data", "deterministic", "strategy",
+    "num_replicas"})

@@ -1,0 +1,357 @@
+"""A training run: config resolution, run directory, networks, resume and one
+`model.fit` call per schedule segment.
+
+Run directory (`outdir`)::
+
+    config.json                      resolved config (compared on resume)
+    log.txt                          console progress
+    logs/                            TensorBoard (scalars, Gs image grids)
+    checkpoints/ckpt-NIMG.*          G, D, Gs, both optimizers, counters (last K)
+    reals.png, fakesKIMG.png         image grids (fixed latents, Gs)
+    network-snapshot-KIMG.keras      Gs, loadable with keras.saving.load_model
+
+Running the same command again resumes from the newest checkpoint, exactly:
+the step's randomness is a function of (seed, image counter), the data stream
+of (seed, segment, batches done), and everything else is in the checkpoint.
+
+Example:
+
+>>> from training import configs, loop
+>>> cfg = configs.get("cpu-demo", total_kimg=1)
+>>> result = loop.train(cfg, "runs/demo")          # doctest: +SKIP
+"""
+
+import json
+import os
+import time
+
+import keras
+import numpy as np
+
+from training import configs as configs_lib
+from training import distribute
+
+CHECKPOINT_DIR = "checkpoints"
+TENSORBOARD_DIR = "logs"
+
+
+class ResumeError(ValueError):
+    """The run directory cannot be resumed with this configuration."""
+
+
+def _jsonable(cfg):
+    return json.loads(json.dumps(cfg))
+
+
+def _setup_precision(cfg):
+    """Sets the global dtype policy; returns the policy name."""
+    import tensorflow as tf
+    if not cfg["mixed_precision"]:
+        policy = "float32"
+    else:
+        policy = "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
+    keras.config.set_dtype_policy(policy)
+    return policy
+
+
+def _float32_outputs(G, D):
+    """Keeps the last layers of G and D in float32 under mixed precision."""
+    for block in G.synthesis.blocks:
+        block.torgb.dtype_policy = "float32"
+    for fade in G.synthesis.fades:
+        fade.dtype_policy = "float32"
+    D.epilogue.out.dtype_policy = "float32"
+
+
+def _make_optimizer(cfg, lrate, mixed):
+    opt = keras.optimizers.Adam(learning_rate=lrate, beta_1=cfg["adam_beta1"],
+                                beta_2=cfg["adam_beta2"], epsilon=cfg["adam_epsilon"])
+    return keras.optimizers.LossScaleOptimizer(opt) if mixed else opt
+
+
+def build_networks(cfg, policy):
+    """(G, D, Gs) of a resolved config; Gs is always float32."""
+    from keras_stylegan.networks.generator import Generator
+    from keras_stylegan.networks.registry import build_discriminator
+    common = dict(resolution=cfg["resolution"], num_channels=cfg["num_channels"],
+                  label_size=cfg["label_size"])
+    G = Generator(family=cfg["family"], name="G", **common, **cfg["G_kwargs"])
+    D = build_discriminator(family=cfg["family"], name="D", **common, **cfg["D_kwargs"])
+    if policy != "float32":
+        _float32_outputs(G, D)
+        keras.config.set_dtype_policy("float32")
+    try:
+        Gs = Generator(family=cfg["family"], name="Gs", **common, **cfg["G_kwargs"])
+    finally:
+        keras.config.set_dtype_policy(policy)
+    return G, D, Gs
+
+
+def check_resume_config(stored, cfg):
+    """Raises ResumeError naming the keys that differ in ways that change the run."""
+    new = _jsonable(cfg)
+    diff = sorted(k for k in set(stored) | set(new)
+                  if k not in configs_lib.RESUMABLE_CHANGES and stored.get(k) != new.get(k))
+    if diff:
+        details = "; ".join(f"{k}: {stored.get(k)!r} -> {new.get(k)!r}" for k in diff)
+        raise ResumeError(
+            f"The run directory holds a run with a different configuration ({details}). "
+            "Resume with the original options, or use a new --outdir.")
+
+
+class Run:
+    """Everything a run needs, built by `prepare`; `fit()` trains it.
+
+    Attributes: cfg (resolved), run_dir, strategy, dataset, schedule,
+    segments, gan, checkpoint, manager, is_chief, resumed_from.
+    """
+
+    def __init__(self, cfg, run_dir, dataset, strategy, print_fn=print):
+        self.cfg, self.run_dir, self.dataset, self.strategy = cfg, run_dir, dataset, strategy
+        self.print_fn = print_fn
+        _, self.task_index, self.is_chief = distribute.task_info()
+        self.multi_worker = distribute.is_multi_worker()
+        self.resumed_from = None
+        self.scratch = None
+
+    # Set-up --------------------------------------------------------------------
+    def build(self):
+        import tensorflow as tf
+
+        from training.gan import StyleGAN
+        from training.schedule import Schedule
+
+        cfg = self.cfg
+        self.policy = _setup_precision(cfg)
+        self.schedule = Schedule(**configs_lib.schedule_kwargs(cfg))
+        self.segments = self.schedule.segments(int(round(cfg["total_kimg"] * 1000)))
+        for seg in self.segments:
+            self._check_minibatch(seg)
+        mixed = self.policy != "float32"
+        with self.strategy.scope():
+            keras.utils.set_random_seed(cfg["seed"])
+            G, D, Gs = build_networks(cfg, self.policy)
+            self.gan = StyleGAN(
+                G, D, Gs, self.schedule, loss=cfg["loss"], r1_gamma=cfg["r1_gamma"],
+                wgan_lambda=cfg["wgan_lambda"], wgan_epsilon=cfg["wgan_epsilon"],
+                wgan_target=cfg["wgan_target"], style_mixing_prob=cfg["style_mixing_prob"],
+                G_smoothing_kimg=cfg["G_smoothing_kimg"], ema_rampup=cfg["ema_rampup"],
+                seed=cfg["seed"])
+            first = self.segments[0]
+            self.gan.compile(_make_optimizer(cfg, first.G_lrate, mixed),
+                             _make_optimizer(cfg, first.D_lrate, mixed),
+                             steps_per_execution=cfg["steps_per_execution"],
+                             jit_compile=cfg["jit_compile"])
+        gan = self.gan
+        self.checkpoint = make_checkpoint(gan)
+        ckpt_dir = os.path.join(self.run_dir, CHECKPOINT_DIR)
+        if not self.is_chief:
+            from training.callbacks import scratch_dir
+            self.scratch = scratch_dir(f"stylegan-worker{self.task_index}-")
+            ckpt_dir = self.scratch
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, ckpt_dir, max_to_keep=int(cfg["keep_checkpoints"]),
+            checkpoint_name="ckpt")
+        return self
+
+    def _check_minibatch(self, seg):
+        per_replica = seg.minibatch // self.cfg["num_replicas"]
+        group = int(self.cfg["D_kwargs"].get("mbstd_group_size", 4))
+        if group > 1 and per_replica % min(group, per_replica):
+            raise ValueError(
+                f"The per-replica minibatch at {seg.resolution} px is {per_replica}, not a "
+                f"multiple of the minibatch-stddev group size {group}: change "
+                "minibatch_base/minibatch_dict or the number of GPUs.")
+
+    def restore(self, resume="auto"):
+        """Restores the newest checkpoint of the run directory (see `train`)."""
+        latest = tf_latest_checkpoint(os.path.join(self.run_dir, CHECKPOINT_DIR))
+        if latest is None:
+            if resume is True:
+                raise ResumeError(f"--resume: no checkpoint in {self.run_dir}/{CHECKPOINT_DIR}.")
+            return None
+        stored_path = os.path.join(self.run_dir, "config.json")
+        if os.path.exists(stored_path):
+            with open(stored_path, encoding="utf-8") as f:
+                check_resume_config(json.load(f), self.cfg)
+        self.checkpoint.restore(latest).assert_existing_objects_matched()
+        self.resumed_from = latest
+        return latest
+
+    def write_config(self):
+        if self.is_chief:
+            from training.callbacks import write_json_atomic
+            write_json_atomic(_jsonable(self.cfg), os.path.join(self.run_dir, "config.json"))
+
+    # Training ----------------------------------------------------------------
+    def _stream(self, seg, skip_batches):
+        cfg, ds = self.cfg, self.dataset
+        seed = int(cfg["seed"]) * 1000 + seg.index
+        kwargs = dict(resolution=seg.resolution, mirror=cfg["mirror_augment"],
+                      skip_batches=skip_batches)
+        if not self.multi_worker:
+            return ds.as_tf_dataset(seg.minibatch, seed=seed, **kwargs)
+
+        def per_worker(ctx):
+            return ds.as_tf_dataset(ctx.get_per_replica_batch_size(seg.minibatch),
+                                    seed=seed + 100003 * ctx.input_pipeline_id, **kwargs)
+        return self.strategy.distribute_datasets_from_function(per_worker)
+
+    def _callbacks(self, start_kimg):
+        import tensorflow as tf
+
+        from training import callbacks as cb
+        cfg = self.cfg
+        cols, rows = cfg["grid_size"]
+        n = int(cols) * int(rows)
+        grid_z = np.random.RandomState(cfg["grid_seed"]).randn(n, self.gan.G.z_dim)
+        grid_labels = (self.dataset.grid_labels(n, seed=cfg["grid_seed"])
+                       if cfg["label_size"] else None)
+        self.writer = None
+        out = []
+        if self.is_chief:
+            self.writer = tf.summary.create_file_writer(
+                os.path.join(self.run_dir, TENSORBOARD_DIR))
+            out.append(cb.ProgressLogger(cfg["total_kimg"], cfg["tick_kimg"], start_kimg,
+                                         os.path.join(self.run_dir, "log.txt"),
+                                         self.print_fn))
+            out.append(cb.TensorBoardScalars(self.writer, cfg["log_steps"]))
+        self.snapshots = cb.Snapshots(
+            self.run_dir, self.manager, grid_z.astype(np.float32),
+            None if grid_labels is None else grid_labels.astype(np.float32),
+            cfg["grid_size"], cfg["snap_kimg"], cfg["checkpoint_kimg"], start_kimg,
+            self.writer, self.is_chief)
+        out.append(self.snapshots)
+        return out
+
+    def _save_reals(self):
+        from keras_stylegan.generate import image_grid, save_png
+        from keras_stylegan.ops import to_uint8
+        path = os.path.join(self.run_dir, "reals.png")
+        if self.is_chief and not os.path.exists(path):
+            cols, rows = self.cfg["grid_size"]
+            reals = self.dataset.grid_reals(int(cols) * int(rows), seed=self.cfg["grid_seed"])
+            save_png(image_grid(to_uint8(reals), cols=int(cols)), path)
+
+    def fit(self):
+        """Trains from the current image counter to `total_kimg`; returns a summary dict."""
+        gan = self.gan
+        start_nimg = int(gan.cur_nimg.numpy())
+        seg, done = self.schedule.locate(self.segments, start_nimg)
+        callbacks = self._callbacks(start_nimg / 1000.0)
+        self._save_reals()
+        t0 = time.time()
+        try:
+            self._fit_segments(seg, done, callbacks)
+            self.snapshots.finish()
+        finally:
+            if self.writer is not None:
+                self.writer.close()
+            if self.scratch:
+                from training.callbacks import rmtree
+                rmtree(self.scratch)
+        end_nimg = int(gan.cur_nimg.numpy())
+        seconds = time.time() - t0
+        self._log(f"Done: {end_nimg / 1000:.2f} kimg in {seconds:.1f} s"
+                  + (f" (resumed at {start_nimg / 1000:.2f} kimg)" if start_nimg else ""))
+        return dict(run_dir=self.run_dir, start_nimg=start_nimg, end_nimg=end_nimg,
+                    seconds=seconds, checkpoint=self.manager.latest_checkpoint)
+
+    def _fit_segments(self, seg, done, callbacks):
+        gan, cfg = self.gan, self.cfg
+        if seg is not None:
+            for s in self.segments[seg.index:]:
+                skip = done if s.index == seg.index else 0
+                self._log(f"Level {s.resolution}x{s.resolution} "
+                          f"({'fade-in' if s.fading else 'stable'}): images "
+                          f"{s.start_nimg + skip * s.minibatch}-{s.end_nimg}, minibatch "
+                          f"{s.minibatch}, lr G {s.G_lrate:g} D {s.D_lrate:g}")
+                gan.set_resolution(s.resolution)
+                gan.set_learning_rates(s.G_lrate, s.D_lrate)
+                if skip == 0 and s.index > 0 and cfg["reset_opt_for_new_lod"]:
+                    gan.reset_optimizers()
+                gan.set_lod(self.schedule.lod(s.start_nimg + skip * s.minibatch))
+                gan.fit(self._stream(s, skip), epochs=1, steps_per_epoch=s.steps - skip,
+                        verbose=0, callbacks=callbacks, shuffle=False)
+
+    def _log(self, line):
+        if self.is_chief:
+            self.print_fn(line)
+            with open(os.path.join(self.run_dir, "log.txt"), "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+
+
+def _variables_by_path(model):
+    """{path: variable} of every weight of `model` ('/' -> '.', checkpoint-safe keys)."""
+    out = {}
+    for v in model.weights:
+        key = v.path.replace("/", ".")
+        if key in out:
+            raise ValueError(f"Two weights of {model.name} share the path {v.path}.")
+        out[key] = v
+    return out
+
+
+def make_checkpoint(gan):
+    """The `tf.train.Checkpoint` of a run: every weight of G, D and Gs by path
+    (Keras 3 models do not expose the weights of layers held in lists to
+    `tf.train.Checkpoint`), both optimizers with all their variables, the image
+    counter and lod."""
+    import tensorflow as tf
+    return tf.train.Checkpoint(
+        G=_variables_by_path(gan.G), D=_variables_by_path(gan.D), Gs=_variables_by_path(gan.Gs),
+        G_opt=gan.G_opt, D_opt=gan.D_opt, cur_nimg=gan.cur_nimg, lod=gan.lod)
+
+
+def tf_latest_checkpoint(directory):
+    import tensorflow as tf
+    if not os.path.isdir(directory):
+        return None
+    return tf.train.latest_checkpoint(directory)
+
+
+def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=print):
+    """Resolves `cfg` for the data and devices and builds the run (no training).
+
+    Args:
+        cfg: a config from `training.configs.get` (unresolved).
+        run_dir: the run directory.
+        dataset: an opened dataset (default: `open_dataset(cfg["data"], ...)`).
+        gpus, cpu_replicas: device selection (see `training.distribute.make_strategy`).
+    """
+    import tensorflow as tf
+    if cfg.get("deterministic"):
+        tf.config.experimental.enable_op_determinism()
+    strategy = distribute.make_strategy(gpus, cpu_replicas, cfg["steps_per_execution"])
+    if dataset is None:
+        from training.data import open_dataset
+        dataset = open_dataset(cfg["data"], resolution=cfg["resolution"],
+                               use_labels=cfg["use_labels"], max_images=cfg["max_images"])
+    resolved = configs_lib.resolve(cfg, dataset.resolution, dataset.num_channels,
+                                   dataset.label_size, strategy.num_replicas_in_sync)
+    resolved["strategy"] = distribute.describe(strategy)
+    return Run(resolved, os.fspath(run_dir), dataset, strategy, print_fn)
+
+
+def train(cfg, run_dir, resume="auto", dataset=None, gpus=None, cpu_replicas=None,
+          print_fn=print):
+    """Trains (or resumes) the run in `run_dir`; returns a summary dict.
+
+    Args:
+        resume: 'auto' resumes from the newest checkpoint if there is one;
+            True requires one.
+    """
+    run = prepare(cfg, run_dir, dataset, gpus, cpu_replicas, print_fn)
+    os.makedirs(run.run_dir, exist_ok=True)
+    run.build()
+    latest = run.restore(resume)
+    run.write_config()
+    if latest:
+        run._log(f"Resuming from {latest} at {int(run.gan.cur_nimg.numpy()) / 1000:.2f} kimg")
+    run._log(f"Training {run.cfg['resolution']}x{run.cfg['resolution']} on "
+             f"{run.dataset.name} ({run.dataset.num_images} images) with {run.cfg['strategy']}, "
+             f"{run.policy}, to {run.cfg['total_kimg']} kimg")
+    try:
+        return run.fit()
+    finally:
+        keras.config.set_dtype_policy("float32")
