@@ -257,8 +257,9 @@ def write_savedmodel(G, path, truncation_cutoff=DEFAULT, fused_modconv=False, so
     import tensorflow as tf
 
     specs = input_specs(G)
+    # No `archive.track(G)`: it would save every weight twice (as Keras variables and
+    # as the TF variables the endpoints use); the endpoints' variables are enough.
     archive = keras.export.ExportArchive()
-    archive.track(G)
     fns = signature_functions(G, truncation_cutoff, fused_modconv)
     quiet = tf.get_logger().level
     tf.get_logger().setLevel("ERROR")  # Keras's grouped conv warns about retracing

@@ -111,6 +111,12 @@ def test_tf_serving_layout_and_signatures(fx):
     meta = savedmodel.read_metadata(path)
     assert (meta["family"], meta["z_dim"], meta["label_size"]) == (
         G.family, G.z_dim, G.label_size)
+    # Every weight stored once (Keras's ExportArchive.track would store them twice).
+    folder = os.path.join(path, "variables")
+    stored = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)
+                 if f.startswith("variables.data"))
+    weights = sum(np.asarray(v).nbytes for v in G.weights)
+    assert 0.5 * weights < stored < 1.05 * weights + 16384, (stored, weights)
 
 
 # NVIDIA's outputs (const noise) ---------------------------------------------------------------
