@@ -205,6 +205,32 @@ def export_tflite(G, out, name="stylegan", version=None, **kwargs):
     return os.path.join(final, "model.tflite")
 
 
+def psnr_vs_generator(G, model_path=None, model_content=None, num_samples=4,
+                      truncation_psi=0.7):
+    """PSNR (dB, images in [-1, 1]) of a .tflite against the Keras generator `G`.
+
+    Seeds 0..num_samples-1 (z as NVIDIA makes it, one-hot labels cycling
+    through the classes); stored noise, or the seeds' noise for a model that
+    takes noise maps as inputs.
+    """
+    from keras_stylegan.generate import latents_from_seeds
+    gen = TFLiteGenerator(model_path, model_content)
+    seeds = np.arange(num_samples)
+    z = latents_from_seeds(seeds, G.z_dim)
+    labels = None
+    if G.label_size:
+        labels = np.eye(G.label_size, dtype=np.float32)[seeds % G.label_size]
+    floats, _ = gen(z, truncation_psi, labels, seeds)
+    kwargs = {"labels": labels} if labels is not None else {}
+    if gen.noise_from_seed:
+        kwargs["noise"] = seed_noise_np(seeds, G.synthesis.noise_shapes)
+    else:
+        kwargs["noise_mode"] = "const"
+    ref = np.asarray(G(z, truncation_psi=truncation_psi, **kwargs), np.float64)
+    mse = float(np.mean((floats.astype(np.float64) - ref) ** 2))
+    return float("inf") if mse == 0 else float(10 * np.log10(4.0 / mse))
+
+
 def make_interpreter(model_path=None, model_content=None, num_threads=None):
     """An `ai_edge_litert` interpreter (with a clear error when it is missing)."""
     try:

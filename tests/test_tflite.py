@@ -7,6 +7,7 @@ SavedModel's in-graph seed noise.
 """
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -84,6 +85,9 @@ def test_generate_command_runs_a_tflite_file(tmp_path, tmp_path_factory, capsys)
     assert cli.main(["export", "--network", pkl, "--format", "tflite", "--batch", "2",
                      "--quantize", "float16", "--out", model]) == 0
     assert os.path.isfile(model) and not [f for f in os.listdir(tmp_path) if "tmp" in f]
+    check = re.search(r"PSNR vs the Keras generator on 4 samples: ([\d.]+) dB",
+                      capsys.readouterr().out)
+    assert check and float(check.group(1)) > MIN_PSNR[("stylegan1", "float16")]
     out = tmp_path / "png"
     assert cli.main(["generate", "--network", model, "--seeds", "0-2", "--trunc", "0.7",
                      "--class", "1", "--grid", "--outdir", str(out)]) == 0

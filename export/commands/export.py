@@ -15,6 +15,11 @@ Examples:
 """
 
 
+import sys
+
+MIN_PSNR_WARNING = 30.0  # dB; below, quantization visibly changes the images
+
+
 def add_arguments(p):
     g = p.add_argument_group("what and where")
     g.add_argument("--network", required=True, metavar="FILE",
@@ -43,6 +48,9 @@ def add_arguments(p):
     t.add_argument("--noise", choices=("const", "input"), default="const",
                    help="const: stored noise maps built in (default); input: noise maps "
                    "are inputs, filled from seeds by keras-stylegan generate/serve")
+    t.add_argument("--no-check", action="store_true",
+                   help="skip the check that compares the .tflite with the Keras generator "
+                   "on 4 samples (PSNR)")
 
 
 def _cutoff(text):
@@ -102,3 +110,10 @@ def run(args):
                              truncation_cutoff=cutoff)
         print(f"Wrote TFLite model {path} ({G.family}, batch {args.batch}, "
               f"{args.quantize if quantize else 'float32'}, noise {args.noise})")
+        if not args.no_check:
+            from export.tflite import psnr_vs_generator
+            db = psnr_vs_generator(G, model_path=path)
+            print(f"Check: PSNR vs the Keras generator on 4 samples: {db:.1f} dB")
+            if not db >= MIN_PSNR_WARNING:
+                print(f"Warning: below {MIN_PSNR_WARNING} dB, the images differ visibly from "
+                      "the float model's; try --quantize float16 or none", file=sys.stderr)
