@@ -19,6 +19,6 @@ setup(
         "fastapi>=0.110",
         "uvicorn>=0.29",
     ],
-    extras_require={"test": ["pytest>=8", "scipy>=1.11"]},
+    extras_require={"test": ["pytest>=8", "scipy>=1.11", "jax[cpu]>=0.4.30"]},
     entry_points={"console_scripts": ["keras-stylegan=keras_stylegan.cli:main"]},
 )
