@@ -152,10 +152,11 @@ class Snapshots(keras.callbacks.Callback):
         grid_size: (columns, rows).
         writer: TensorBoard writer for `Gs/fakes`, or None.
         is_chief: only the chief writes grids and snapshots.
+        resumed: the run was restored from a checkpoint at `start_kimg`.
     """
 
     def __init__(self, run_dir, manager, grid_z, grid_labels, grid_size, snap_kimg,
-                 checkpoint_kimg, start_kimg=0.0, writer=None, is_chief=True):
+                 checkpoint_kimg, start_kimg=0.0, writer=None, is_chief=True, resumed=False):
         super().__init__()
         self.run_dir, self.manager = run_dir, manager
         self.grid_z, self.grid_labels = grid_z, grid_labels
@@ -164,7 +165,9 @@ class Snapshots(keras.callbacks.Callback):
         self.ckpt = KimgTrigger(checkpoint_kimg, start_kimg)
         self.writer, self.is_chief = writer, is_chief
         self._generate = None
-        self.last_checkpoint_nimg = self.last_snapshot_nimg = None
+        self.last_snapshot_nimg = None
+        # A resumed run already has the checkpoint it started from.
+        self.last_checkpoint_nimg = int(round(start_kimg * 1000)) if resumed else None
 
     def on_train_batch_end(self, batch, logs=None):
         kimg = log_value(logs, "kimg")

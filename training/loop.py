@@ -220,8 +220,10 @@ class Run:
             self.run_dir, self.manager, grid_z.astype(np.float32),
             None if grid_labels is None else grid_labels.astype(np.float32),
             cfg["grid_size"], cfg["snap_kimg"], cfg["checkpoint_kimg"], start_kimg,
-            self.writer, self.is_chief)
+            self.writer, self.is_chief, resumed=self.resumed_from is not None)
         out.append(self.snapshots)
+        for callback in out:
+            callback.set_model(self.gan)
         return out
 
     def _save_reals(self):

@@ -17,7 +17,7 @@ from training.data import open_dataset  # noqa: E402
 
 def main(outdir, weights_path):
     cfg = configs.get("tiny", lod_training_kimg=0.032, lod_transition_kimg=0.032,
-                      total_kimg=0.096, snap_kimg=0.048, tick_kimg=0.032)
+                      total_kimg=0.064, snap_kimg=0.032, tick_kimg=0.032)
     run = loop.prepare(cfg, outdir, dataset=open_dataset("builtin:64", resolution=16))
     os.makedirs(outdir, exist_ok=True)
     run.build()

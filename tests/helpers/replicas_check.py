@@ -35,8 +35,8 @@ def config(loss):
     G_kwargs["synthesis_kwargs"] = dict(G_kwargs["synthesis_kwargs"], use_instance_norm=False,
                                         use_pixel_norm=True)
     return configs.get(
-        "tiny", loss=loss, lod_training_kimg=0.032, lod_transition_kimg=0.032,
-        total_kimg=0.096, snap_kimg=0, checkpoint_kimg=0, tick_kimg=1.0, mirror_augment=True,
+        "tiny", loss=loss, lod_training_kimg=0.016, lod_transition_kimg=0.016,
+        total_kimg=0.048, snap_kimg=0, checkpoint_kimg=0, tick_kimg=1.0, mirror_augment=True,
         G_kwargs=G_kwargs, D_kwargs=dict(tiny["D_kwargs"], mbstd_group_size=0))
 
 
