@@ -144,6 +144,9 @@ def save_png(image, path):
     try:
         with os.fdopen(fd, "wb") as f:
             Image.fromarray(image).save(f, format="PNG")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give a normal file's mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

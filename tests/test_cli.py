@@ -115,3 +115,14 @@ def test_generate_and_info_from_keras_snapshot_and_run_dir(tmp_path, capsys):
     assert cli.main(["generate", "--network", str(tmp_path / "out"), "--outdir",
                      str(tmp_path)]) == 2
     assert "holds no network-snapshot" in capsys.readouterr().err
+
+
+def test_png_files_get_the_umask_mode(tmp_path):
+    from keras_stylegan.generate import save_png
+    umask = os.umask(0o022)
+    try:
+        save_png(np.zeros((4, 4, 3), np.uint8), tmp_path / "a.png")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "a.png").stat().st_mode & 0o777 == 0o644
+    assert os.listdir(tmp_path) == ["a.png"]  # no temp file left
