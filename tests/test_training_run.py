@@ -121,6 +121,17 @@ def test_resume_checks_the_config(finished, dataset):
     assert result["start_nimg"] == result["end_nimg"] == 96
 
 
+def test_steps_per_execution_gives_the_same_run(finished, tmp_path, dataset):
+    run_dir, result, _ = finished
+    other = loop.train(tiny_config(steps_per_execution=2), str(tmp_path / "spe2"),
+                       dataset=dataset, print_fn=lambda *a: None)
+    assert other["end_nimg"] == 96
+    a, b = checkpoint_tensors(result["checkpoint"]), checkpoint_tensors(other["checkpoint"])
+    assert sorted(a) == sorted(b)
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=1e-6, err_msg=k)
+
+
 def test_resume_flag_requires_a_checkpoint(tmp_path, dataset):
     with pytest.raises(loop.ResumeError, match="no checkpoint"):
         loop.train(tiny_config(), str(tmp_path / "empty"), resume=True, dataset=dataset)

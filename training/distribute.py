@@ -69,6 +69,9 @@ def make_strategy(gpus=None, cpu_replicas=None, steps_per_execution=1):
     if is_multi_worker():
         if cpu_replicas:
             raise ValueError("--cpu-replicas cannot be combined with TF_CONFIG (multi-worker).")
+        if steps_per_execution > 1:
+            raise ValueError("steps_per_execution > 1 is not supported with "
+                             "MultiWorkerMirroredStrategy (TF_CONFIG); use 1.")
         return tf.distribute.MultiWorkerMirroredStrategy()
     if cpu_replicas and int(cpu_replicas) > 1:
         split_cpu(int(cpu_replicas))
