@@ -10,6 +10,7 @@ left unused or a Keras weight is left unfilled.
 import numpy as np
 
 from keras_stylegan.legacy.unpickler import LegacyFormatError
+from keras_stylegan.networks.generator import Generator
 
 
 class Kwargs:
@@ -117,3 +118,23 @@ def assign_table(table, source_vars, model, where, source, superseded=()):
         raise LegacyFormatError(
             f"{source}: {where} does not match its architecture: stored variables not "
             f"used: {unused}; Keras weights not filled: {unfilled}.")
+
+
+def build_generator(net, source, name, make_config):
+    """Builds the `Generator` of a G network from its kwargs (weights not copied yet).
+
+    `make_config(kw)` consumes the family's kwargs from the merged kwargs of
+    G, G_synthesis and G_mapping and returns `(Generator kwargs, meta)`.
+    Returns `(generator, meta)`.
+    """
+    synth, mapping = net.components["synthesis"], net.components["mapping"]
+    kw = Kwargs([net, synth, mapping], source)
+    config, meta = make_config(kw)
+    broadcast = kw.take("dlatent_broadcast", None)
+    kw.check_all_used()
+    G = Generator(name=name or net.name, **config)
+    if broadcast not in (None, G.num_ws):
+        raise LegacyFormatError(
+            f"{source}: dlatent_broadcast={broadcast} but the synthesis network has "
+            f"{G.num_ws} style layers.")
+    return G, meta

@@ -1,10 +1,9 @@
 """StyleGAN1 (format version 3): `G_style` / `G_synthesis` / `G_mapping` / `D_basic`."""
 
 from keras_stylegan.legacy.convert import (
-    Kwargs, assign_table, flatten_rows_chw_to_hwc, identity, nchw_to_nhwc)
+    Kwargs, assign_table, build_generator, flatten_rows_chw_to_hwc, identity, nchw_to_nhwc)
 from keras_stylegan.legacy.unpickler import LegacyFormatError
 from keras_stylegan.networks.discriminator_sg1 import Discriminator
-from keras_stylegan.networks.generator import Generator
 
 BOOL = (True, False)
 STRUCTURES = ("auto", "linear", "recursive", "fixed")  # all give the same numbers
@@ -29,15 +28,7 @@ def generator(net, source, name=None):
     _check_funcs(net, {"G": "G_style", "synthesis": "G_synthesis", "mapping": "G_mapping"},
                  source)
     synth, mapping = net.components["synthesis"], net.components["mapping"]
-    kw = Kwargs([net, synth, mapping], source)
-    config, meta = _generator_config(kw)
-    broadcast = kw.take("dlatent_broadcast", None)
-    kw.check_all_used()
-    G = Generator(name=name or net.name, **config)
-    if broadcast not in (None, G.num_ws):
-        raise LegacyFormatError(
-            f"{source}: dlatent_broadcast={broadcast} but the synthesis network has "
-            f"{G.num_ws} style layers.")
+    G, meta = build_generator(net, source, name, _generator_config)
     assign_table(_generator_table(G, synth.name, mapping.name), net.all_variables(), G,
                  net.name, source, superseded=[f"{synth.name}/lod"])
     return G, meta

@@ -12,11 +12,10 @@ progressive growing) are rejected with an error naming them.
 """
 
 from keras_stylegan.legacy.convert import (
-    Kwargs, assign_table, flatten_rows_chw_to_hwc, identity, nchw_to_nhwc)
+    Kwargs, assign_table, build_generator, flatten_rows_chw_to_hwc, identity, nchw_to_nhwc)
 from keras_stylegan.legacy.unpickler import LegacyFormatError
 from keras_stylegan.networks.common import num_features
 from keras_stylegan.networks.discriminator_sg2 import DiscriminatorSG2
-from keras_stylegan.networks.generator import Generator
 
 BOOL = (True, False)
 ACTS = ("lrelu", "relu")
@@ -65,15 +64,8 @@ def generator(net, source, name=None):
     """
     dialect = _dialect(net, source)
     synth, mapping = net.components["synthesis"], net.components["mapping"]
-    kw = Kwargs([net, synth, mapping], source)
-    config, meta = _generator_config(kw, dialect, source)
-    broadcast = kw.take("dlatent_broadcast", None)
-    kw.check_all_used()
-    G = Generator(name=name or net.name, **config)
-    if broadcast not in (None, G.num_ws):
-        raise LegacyFormatError(
-            f"{source}: dlatent_broadcast={broadcast} but the synthesis network has "
-            f"{G.num_ws} style layers.")
+    G, meta = build_generator(net, source, name,
+                              lambda kw: _generator_config(kw, dialect, source))
     # G_main's `lod` feeds only the config a-d synthesis; unused here.
     assign_table(_generator_table(G, synth.name, mapping.name), net.all_variables(), G,
                  net.name, source, superseded=["lod"])
