@@ -15,6 +15,13 @@ from keras_stylegan import cli, legacy, to_uint8
 from keras_stylegan.generate import latents_from_seeds, parse_seeds
 
 
+def assert_uint8_close(a, b):
+    """uint8 images from the compiled (PNG) and eager paths: equal within 1 LSB,
+    since ~1e-7 float differences can cross a rounding boundary."""
+    assert a.shape == b.shape
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
 @pytest.fixture(scope="module")
 def pkl():
     return str(load_fixture("sg1_r32")[0])
@@ -31,10 +38,10 @@ def test_generate_writes_the_generators_images(pkl, tmp_path):
     expected = to_uint8(Gs(z, truncation_psi=0.7, noise_mode="const"))
     for i, seed in enumerate([0, 1, 2, 5]):
         png = np.asarray(Image.open(tmp_path / f"seed{seed:04d}.png"))
-        np.testing.assert_array_equal(png, expected[i])
+        assert_uint8_close(png, expected[i])
     grid = np.asarray(Image.open(tmp_path / "grid.png"))
     assert grid.shape == (64, 64, 3)
-    np.testing.assert_array_equal(grid[32:, :32], expected[2])
+    assert_uint8_close(grid[32:, :32], expected[2])
 
 
 def test_seeds_are_nvidias():
@@ -113,7 +120,7 @@ def test_generate_and_info_from_keras_snapshot_and_run_dir(tmp_path, capsys):
                      "const", "--outdir", str(tmp_path / "out")]) == 0
     png = np.asarray(Image.open(tmp_path / "out" / "seed0004.png"))
     z = latents_from_seeds([4], G.z_dim)
-    np.testing.assert_array_equal(png, to_uint8(G(z, noise_mode="const"))[0])
+    assert_uint8_close(png, to_uint8(G(z, noise_mode="const"))[0])
     assert cli.main(["generate", "--network", str(tmp_path / "out"), "--outdir",
                      str(tmp_path)]) == 2
     assert "holds no network-snapshot" in capsys.readouterr().err
