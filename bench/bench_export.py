@@ -25,6 +25,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tables  # noqa: E402  (bench/tables.py)
+from tables import Column  # noqa: E402
 
 DEFAULT_PRESETS = ("stylegan-tiny-32", "stylegan2-tiny-32")
 QUANTIZE = (None, "float16", "dynamic")
@@ -109,16 +112,16 @@ def bench_preset(name, batches, iters, warmup, threads, tmp):
     return rows
 
 
+COLUMNS = [
+    Column("preset", "preset"), Column("format", "format"), Column("batch", "batch", "", True),
+    Column("median ms", "median_ms", ".2f", True), Column("p90 ms", "p90_ms", ".2f", True),
+    Column("images/s", "images_per_s", ".1f", True), Column("size MB", "size_mb", ".2f", True),
+    Column("export s", "build_s", ".1f", True),
+    Column("PSNR vs SavedModel dB", "psnr_db", ".1f", True)]
+
+
 def table(rows):
-    out = ["| preset | format | batch | median ms | p90 ms | images/s | size MB | "
-           "export s | PSNR vs SavedModel dB |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        psnr = "-" if r["psnr_db"] is None else f"{r['psnr_db']:.1f}"
-        out.append(f"| {r['preset']} | {r['format']} | {r['batch']} | {r['median_ms']:.2f} | "
-                   f"{r['p90_ms']:.2f} | {r['images_per_s']:.1f} | {r['size_mb']:.2f} | "
-                   f"{r['build_s']:.1f} | {psnr} |")
-    return "\n".join(out)
+    return tables.markdown(COLUMNS, rows)
 
 
 def machine():

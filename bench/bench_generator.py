@@ -22,6 +22,10 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tables  # noqa: E402  (bench/tables.py)
+from tables import Column  # noqa: E402
+
 DEFAULT_PRESETS = ("stylegan-bedrooms-256", "stylegan-ffhq-1024", "stylegan2-ffhq-1024",
                    "stylegan2-ffhq-1024:nonfused")
 
@@ -96,7 +100,8 @@ def measure(preset, batch, mode, iters, warmup):
     _, status, usage = os.wait4(proc.pid, 0)
     out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
     if status != 0:
-        return dict(preset=preset, batch=batch, mode=mode, error=err.strip().splitlines()[-1:])
+        last = (err.strip().splitlines() or ["exit status %d" % status])[-1]
+        return dict(preset=preset, batch=batch, mode=mode, error=f"failed: {last}")
     result = json.loads(out.strip().splitlines()[-1])
     result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
     return result
@@ -122,20 +127,16 @@ def machine():
     return info
 
 
+COLUMNS = [
+    Column("preset", "preset"), Column("batch", "batch"), Column("mode", "mode"),
+    Column("img/s", "images_per_s", ".3g"), Column("s/batch", "sec_per_batch", ".3g"),
+    Column("first call s", "first_call_s", ".3g"), Column("GFLOP/img", "gflop_per_image", ".3g"),
+    Column("GFLOP/s", "achieved_gflops", ".3g"), Column("peak RSS MiB", "peak_rss_mib", ".0f"),
+    Column("traces", "traces")]
+
+
 def table(rows):
-    head = ("| preset | batch | mode | img/s | s/batch | first call s | GFLOP/img | GFLOP/s "
-            "| peak RSS MiB | traces |\n|---|---|---|---|---|---|---|---|---|---|")
-    lines = [head]
-    for r in rows:
-        if "error" in r:
-            lines.append(f"| {r['preset']} | {r['batch']} | {r['mode']} | failed: {r['error']} "
-                         "| | | | | | |")
-            continue
-        lines.append(
-            f"| {r['preset']} | {r['batch']} | {r['mode']} | {r['images_per_s']:.3g} | "
-            f"{r['sec_per_batch']:.3g} | {r['first_call_s']:.3g} | {r['gflop_per_image']:.3g} | "
-            f"{r['achieved_gflops']:.3g} | {r['peak_rss_mib']:.0f} | {r['traces']} |")
-    return "\n".join(lines)
+    return tables.markdown(COLUMNS, rows)
 
 
 def main():
@@ -158,7 +159,7 @@ def main():
         for batch in args.batches:
             for mode in args.modes:
                 rows.append(measure(preset, batch, mode, args.iters, args.warmup))
-                print(table(rows[-1:]).splitlines()[-1], flush=True)
+                print(tables.line(COLUMNS, rows[-1]), flush=True)
     print("\nMachine:", json.dumps(machine()))
     print(table(rows))
     if args.json:

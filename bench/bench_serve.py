@@ -32,6 +32,15 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tables  # noqa: E402  (bench/tables.py)
+from tables import Column  # noqa: E402
+
+COLUMNS = [
+    Column("scenario", "scenario"), Column("requests", "requests", "", True),
+    Column("errors", "errors", "", True), Column("req/s", "requests_per_s", ".1f", True),
+    Column("images/s", "images_per_s", ".1f", True), Column("p50 ms", "p50_ms", ".1f", True),
+    Column("p99 ms", "p99_ms", ".1f", True), Column("response KB", "response_kb", ".1f", True)]
 
 
 def free_port():
@@ -178,12 +187,7 @@ def main(argv=None):
                f"{platform.python_version()}; preset {args.preset}, {args.concurrency} client "
                f"threads, server --max-inflight {args.max_inflight}")
     print(f"Machine: {machine}\n")
-    print("| scenario | requests | errors | req/s | images/s | p50 ms | p99 ms | response KB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r['scenario']} | {r['requests']} | {r['errors']} | {r['requests_per_s']:.1f} "
-              f"| {r['images_per_s']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-              f"{r['response_kb']:.1f} |")
+    print(tables.markdown(COLUMNS, rows))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(machine=machine, rows=rows), f, indent=1)
