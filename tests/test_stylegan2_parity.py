@@ -1,22 +1,19 @@
 """Every case of every StyleGAN2 fixture: our networks vs NVIDIA's own outputs.
 
-Also: the StyleGAN2-ADA dialect of the importer, the importer's errors, and
-the same numbers on the JAX backend. Fixture outputs are NCHW, ours NHWC.
-Float outputs must agree within 1e-4, uint8 outputs within 1 LSB.
+Also: the StyleGAN2-ADA dialect of the importer and the importer's errors
+(the JAX backend: test_jax_backend.py). The fixture cases run through
+`helpers.fixture_cases`, shared with the StyleGAN1 fixtures: float outputs
+must agree within 1e-4, uint8 outputs within 1 LSB.
 """
 
 import copy
-import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 
-from conftest import LEGACY, REPO, legacy_fixture, load_fixture, nchw_to_nhwc
-from keras_stylegan import legacy, to_uint8
+from conftest import load_fixture, nchw_to_nhwc
+from helpers.fixture_cases import (
+    FixtureNets, assert_matches, case_params, check_case, check_metadata)
 from keras_stylegan.legacy import LegacyFormatError, read_network_pkl
 from keras_stylegan.legacy import stylegan2 as sg2_converter
 from keras_stylegan.networks import DiscriminatorSG2, SynthesisNetworkSG2
@@ -24,81 +21,14 @@ from keras_stylegan.networks import DiscriminatorSG2, SynthesisNetworkSG2
 SG2_FIXTURES = ("sg2_r32_f", "sg2_r32_e_Gorig_Dorig")
 
 
-def _cases(name):
-    path = LEGACY / name / "manifest.json"
-    if not path.is_file():  # reported by load_fixture below (fails under CI)
-        return [pytest.param(name, None, id=f"{name}-missing")]
-    return [pytest.param(name, c["name"], id=f"{name}-{c['name']}")
-            for c in json.loads(path.read_text())["cases"]]
-
-
 @pytest.fixture(scope="module")
 def fixture_nets():
-    """name -> (networks, manifest, ref), each fixture loaded once per module."""
-    loaded = {}
-
-    def get(name):
-        if name not in loaded:
-            pkl, manifest, ref = load_fixture(name)
-            loaded[name] = (legacy.load_network_pkl(pkl), manifest, ref)
-        return loaded[name]
-    return get
+    return FixtureNets()
 
 
-def _labels(arr):
-    return arr if arr.shape[1] else None
-
-
-def _truncation(case):
-    """NVIDIA's Gs.run truncation kwargs -> ours (StyleGAN2: cutoff None = all layers)."""
-    kw = case.get("kwargs", {})
-    cutoff = kw.get("truncation_cutoff", "default")
-    return kw.get("truncation_psi", 1.0), "default" if isinstance(cutoff, str) else cutoff
-
-
-def run_case(nets, case, ref):
-    """Runs one manifest case through our API; returns (ours, NVIDIA's) in NHWC."""
-    net, inputs, kw = case["network"], [ref[i] for i in case["inputs"]], case.get("kwargs", {})
-    assert kw.get("randomize_noise", False) is False
-    if net == "Gs.components.mapping":
-        out = nets["Gs"].mapping(inputs[0], labels=_labels(inputs[1]))
-    elif net == "Gs.components.synthesis":
-        out = nets["Gs"].synthesis(inputs[0], noise_mode="const")
-    elif net in ("G", "Gs"):
-        G = nets[net]
-        psi, cutoff = _truncation(case)
-        if kw.get("fused_modconv", True):
-            out = G(inputs[0], labels=_labels(inputs[1]), truncation_psi=psi,
-                    truncation_cutoff=cutoff, noise_mode="const")
-        else:  # Gs.run(..., fused_modconv=False): our synthesis call argument
-            ws = G.truncate(G.mapping(inputs[0], labels=_labels(inputs[1])), psi, cutoff)
-            out = G.synthesis(ws, noise_mode="const", fused_modconv=False)
-        if case["output"].endswith("uint8"):
-            out = to_uint8(out)
-    elif net == "D":
-        out = nets["D"](nchw_to_nhwc(inputs[0]), labels=_labels(inputs[1]))
-    else:
-        raise AssertionError(f"unknown network {net!r} in the manifest")
-    expected = ref[case["output"]]
-    if expected.ndim == 4 and expected.dtype != np.uint8:
-        expected = nchw_to_nhwc(expected)
-    return np.asarray(out), expected
-
-
-def assert_matches(ours, expected):
-    assert ours.shape == expected.shape
-    if expected.dtype == np.uint8:
-        assert ours.dtype == np.uint8
-        assert np.abs(ours.astype(int) - expected.astype(int)).max() <= 1
-    else:
-        np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-4)
-
-
-@pytest.mark.parametrize("fixture,case_name", [c for f in SG2_FIXTURES for c in _cases(f)])
+@pytest.mark.parametrize("fixture,case_name", case_params(SG2_FIXTURES))
 def test_sg2_fixture_case(fixture_nets, fixture, case_name):
-    nets, manifest, ref = fixture_nets(fixture)
-    case = next(c for c in manifest["cases"] if c["name"] == case_name)
-    assert_matches(*run_case(nets, case, ref))
+    check_case(*fixture_nets(fixture), case_name)
 
 
 @pytest.mark.parametrize("fixture", SG2_FIXTURES)
@@ -107,13 +37,9 @@ def test_sg2_fixture_metadata(fixture_nets, fixture):
     Gs, D = nets["Gs"], nets["D"]
     assert nets["meta"] == dict(family="stylegan2", variant="stylegan2", truncation_psi=0.5,
                                 style_mixing_prob=0.9, randomize_noise=True)
+    check_metadata(nets, manifest)
     assert isinstance(Gs.synthesis, SynthesisNetworkSG2) and isinstance(D, DiscriminatorSG2)
-    assert Gs.resolution == D.resolution == manifest["resolution"]
-    assert Gs.num_ws == manifest["num_style_layers"]
     assert len(Gs.synthesis.noise_shapes) == Gs.num_ws - 1
-    assert (Gs.z_dim, Gs.w_dim, Gs.label_size) == (
-        manifest["latent_size"], manifest["dlatent_size"], manifest["label_size"])
-    assert Gs.truncation_cutoff == manifest["conventions"]["truncation_cutoff_default"]
     arch = manifest["G_args"].get("architecture", "skip")
     assert Gs.synthesis.architecture == arch
     assert D.architecture == manifest["D_args"].get("architecture", "resnet")
@@ -282,41 +208,3 @@ def test_ada_conditional_generator_label_embedding(sg2_f_pickle):
     with pytest.raises(LegacyFormatError, match="lacks variable 'G_mapping/LabelEmbed/bias'"):
         sg2_converter.generator(net, p.source)
 
-
-# JAX backend ------------------------------------------------------------------------
-
-JAX_SCRIPT = textwrap.dedent("""
-    import json, sys
-    import numpy as np
-    import keras
-    from keras_stylegan import legacy, to_uint8
-    assert keras.backend.backend() == "jax", keras.backend.backend()
-    folder = sys.argv[1]
-    ref = np.load(folder + "/ref.npz")
-    nets = legacy.load_network_pkl(folder + "/network-stripped.pkl", networks=("D", "Gs"))
-    nhwc = lambda x: np.transpose(x, (0, 2, 3, 1))
-    G, D = nets["Gs"], nets["D"]
-    ws = G.mapping(ref["latents"])
-    out = {
-        "gs_psi0.7": G(ref["latents"], truncation_psi=0.7, noise_mode="const"),
-        "gs_psi1_unfused_modconv": G.synthesis(ws, noise_mode="const", fused_modconv=False),
-        "D_random_images": D(nhwc(ref["D_images"])),
-    }
-    err = {k: float(np.abs(np.asarray(v) - (nhwc(ref[k]) if ref[k].ndim == 4 else ref[k])).max())
-           for k, v in out.items()}
-    u8 = to_uint8(out["gs_psi0.7"]).astype(int) - ref["gs_psi0.7_uint8"]
-    err["uint8"] = float(np.abs(u8).max())
-    print(json.dumps(err))
-""")
-
-
-def test_sg2_parity_on_jax():
-    pytest.importorskip("jax")
-    folder = legacy_fixture("sg2_r32_f")
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT, str(folder)], env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    errors = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert errors.pop("uint8") <= 1
-    assert max(errors.values()) <= 1e-4, errors
