@@ -33,7 +33,31 @@ class DiscriminatorBlock(keras.layers.Layer):
         return self.conv1(x)
 
 
-class DiscriminatorEpilogue(keras.layers.Layer):
+class DiscriminatorHead:
+    """The end of both families' D epilogues: `conv` at 4x4, flatten, `dense0`, `out`.
+
+    A mixin over the epilogue's own `conv`, `dense0` and `out` children: each
+    epilogue sets its children itself, in its own order (the order of its
+    weights, which saved optimizer state follows).
+    """
+
+    def build_head(self, x_shape):
+        """Builds `conv` for [N, 4, 4, C] `x_shape`, then `dense0` and `out`.
+
+        Call it inside the epilogue's name scope (the weights' paths).
+        """
+        self.conv.build(x_shape)
+        self.dense0.build((None, 16 * self.conv.filters))
+        self.out.build((None, self.dense0.units))
+
+    def head(self, x):
+        x = self.conv(x)
+        # NHWC flatten (h, w, c); the importer permutes NVIDIA's (c, h, w) rows.
+        x = ops.reshape(x, (-1, 16 * self.conv.filters))
+        return self.out(self.dense0(x))
+
+
+class DiscriminatorEpilogue(DiscriminatorHead, keras.layers.Layer):
     """The 4x4 block: minibatch stddev, `conv`, `dense0`, `out`. Built by D."""
 
     def __init__(self, mbstd, conv, dense0, out, **kwargs):
@@ -44,18 +68,13 @@ class DiscriminatorEpilogue(keras.layers.Layer):
         if self.mbstd is not None:
             x_shape = self.mbstd.compute_output_shape(x_shape)
         with keras.name_scope(self.name):
-            self.conv.build(x_shape)
-            self.dense0.build((None, 16 * self.conv.filters))
-            self.out.build((None, self.dense0.units))
+            self.build_head(x_shape)
         self.built = True
 
     def call(self, x):
         if self.mbstd is not None:
             x = self.mbstd(x)
-        x = self.conv(x)
-        # NHWC flatten (h, w, c); the importer permutes NVIDIA's (c, h, w) rows.
-        x = ops.reshape(x, (-1, 16 * self.conv.filters))
-        return self.out(self.dense0(x))
+        return self.head(x)
 
 
 @register

@@ -26,6 +26,7 @@ from keras_stylegan.layers import SQRT2, EqualizedDense, register
 from keras_stylegan.layers_sg2 import ResampleConv2D
 from keras_stylegan.networks.common import (
     check_choice, num_features, require_labels, resolution_log2)
+from keras_stylegan.networks.discriminator_sg1 import DiscriminatorHead
 from keras_stylegan.networks.synthesis_sg2 import (
     ARCHITECTURES, FP16, NONLINEARITIES, check_num_fp16_res)
 
@@ -73,7 +74,7 @@ class DiscriminatorBlockSG2(keras.layers.Layer):
         return x
 
 
-class DiscriminatorEpilogueSG2(keras.layers.Layer):
+class DiscriminatorEpilogueSG2(DiscriminatorHead, keras.layers.Layer):
     """The 4x4 part: optional `fromrgb` (skip), minibatch stddev, `conv`, `dense0`, `out`."""
 
     def __init__(self, fromrgb, conv, dense0, out, mbstd_group_size, mbstd_num_features,
@@ -87,10 +88,7 @@ class DiscriminatorEpilogueSG2(keras.layers.Layer):
         with keras.name_scope(self.name):
             if self.fromrgb is not None:
                 self.fromrgb.build(img_shape)
-            c = x_shape[-1] + self.mbstd_num_features
-            self.conv.build((None, 4, 4, c))
-            self.dense0.build((None, 16 * self.conv.filters))
-            self.out.build((None, self.dense0.units))
+            self.build_head((None, 4, 4, x_shape[-1] + self.mbstd_num_features))
         self.built = True
 
     def call(self, x, img):
@@ -102,10 +100,7 @@ class DiscriminatorEpilogueSG2(keras.layers.Layer):
             n = ops.shape(x)[0]
             group = n if self.mbstd_group_size is None else self.mbstd_group_size
             x = sgops.minibatch_stddev(x, group, self.mbstd_num_features)
-        x = self.conv(x)
-        # NHWC flatten (h, w, c); the importer permutes NVIDIA's (c, h, w) rows.
-        x = ops.reshape(x, (-1, 16 * self.conv.filters))
-        return self.out(self.dense0(x))
+        return self.head(x)
 
 
 @register
