@@ -13,15 +13,6 @@ from training.schedule import Schedule
 BATCH = 8
 
 
-class LogRecorder(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.logs = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.logs.append({k: float(np.asarray(v).reshape(-1)[0]) for k, v in logs.items()})
-
-
 def make_gan(resolution=16, label_size=0, schedule=None, **kwargs):
     G, D, Gs = tiny.networks(resolution, label_size)
     schedule = schedule or Schedule(resolution, progressive=False, minibatch_base=BATCH)
@@ -34,7 +25,7 @@ def fit(gan, resolution, steps, labels=None, images=None):
     images = tiny.synthetic_images(64, gan.G.resolution) if images is None else images
     labels = np.zeros((len(images), 0), np.float32) if labels is None else labels
     gan.set_resolution(resolution)
-    rec = LogRecorder()
+    rec = tiny.log_recorder()
     gan.fit(tiny.stream(images, labels, BATCH, resolution), epochs=1, steps_per_epoch=steps,
             verbose=0, shuffle=False, callbacks=[rec])
     return rec.logs

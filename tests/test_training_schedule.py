@@ -118,5 +118,14 @@ def test_config_get_and_resolve():
         configs.get("nope")
     resolved = configs.resolve(configs.get("tiny"), 32, 3, 0, 1)
     assert resolved["checkpoint_kimg"] == resolved["snap_kimg"]
-    with pytest.raises(ValueError, match="stylegan1"):
+    with pytest.raises(ValueError, match="family must be 'stylegan1' or 'stylegan2'"):
+        configs.resolve(configs.get("tiny", family="stylegan3"), 32, 3, 0, 1)
+    with pytest.raises(ValueError, match="without progressive growing"):
         configs.resolve(configs.get("tiny", family="stylegan2"), 32, 3, 0, 1)
+    with pytest.raises(ValueError, match="num_fp16_res"):
+        configs.resolve(configs.get("stylegan2-tiny", mixed_precision=True), 32, 3, 0, 1)
+    with pytest.raises(ValueError, match="lazy regularization"):
+        configs.resolve(configs.get("stylegan2-tiny", steps_per_execution=2), 32, 3, 0, 1)
+    sg2 = configs.resolve(configs.get("stylegan2"), 1024, 3, 0, 1)
+    assert (sg2["progressive"], sg2["minibatch_base"], sg2["G_lrate_base"]) == (False, 32, 0.002)
+    assert (sg2["D_reg_interval"], sg2["G_reg_interval"], sg2["pl_weight"]) == (16, 4, 2.0)

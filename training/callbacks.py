@@ -98,6 +98,7 @@ class ProgressLogger(keras.callbacks.Callback):
 # TensorBoard tag of each step-log key.
 SCALAR_TAGS = {
     "G_loss": "Loss/G", "D_loss": "Loss/D", "R1": "Loss/R1_penalty", "GP": "Loss/gradient_penalty",
+    "PL": "Loss/path_length_penalty", "pl_mean": "Loss/path_length_mean",
     "real_score": "Scores/real", "fake_score": "Scores/fake",
     "lod": "Progress/lod", "kimg": "Progress/kimg",
     "G_lrate": "LearningRate/G", "D_lrate": "LearningRate/D",

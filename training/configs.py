@@ -67,6 +67,12 @@ DEFAULTS = dict(
     style_mixing_prob=0.9,
     G_smoothing_kimg=10.0,
     ema_rampup=None,
+    # Lazy regularization and path length (StyleGAN2; 1 / 0 = StyleGAN1's off).
+    D_reg_interval=1,            # R1 every N steps (lazy when > 1)
+    G_reg_interval=1,            # path-length regularization every N steps
+    pl_weight=0.0,
+    pl_decay=0.01,
+    pl_batch_shrink=2,
     # Execution.
     seed=0,
     mixed_precision=False,
@@ -133,6 +139,34 @@ for _res in (32, 64, 128, 256, 512, 1024):
         CONFIGS["paper"], resolution=_res,
         description=f"StyleGAN paper setup at {_res}x{_res} (dataset resized if larger).")
 
+# StyleGAN2 config-f (NVIDIA's run_training.py): no growing, lazy R1 every 16
+# D steps, path-length regularization every 4 G steps (weight 2, decay 0.01,
+# batch shrink 2), lr 0.002, global minibatch 32.
+_SG2 = dict(family="stylegan2", progressive=False, minibatch_base=32,
+            G_lrate_base=0.002, D_lrate_base=0.002, r1_gamma=10.0,
+            D_reg_interval=16, G_reg_interval=4, pl_weight=2.0, pl_decay=0.01,
+            pl_batch_shrink=2, reset_opt_for_new_lod=False)
+CONFIGS.update({
+    "stylegan2": dict(
+        _SG2, snap_kimg=200.0,
+        description="StyleGAN2 config-f at the dataset's resolution: full-size skip G / "
+                    "residual D, no growing, lazy R1 (gamma 10, every 16 steps), path-length "
+                    "regularization (weight 2, every 4 steps), batch 32, lr 0.002, 25000 kimg."),
+    "stylegan2-small": dict(
+        _SG2, resolution=32, minibatch_base=16, total_kimg=600, snap_kimg=20.0,
+        G_kwargs=_SMALL_G, D_kwargs=_SMALL_D,
+        description="StyleGAN2 with small networks for CPU experiments at 32 px (batch 16)."),
+    "stylegan2-tiny": dict(
+        _SG2, minibatch_base=8, total_kimg=0.256, snap_kimg=0.064, log_steps=1,
+        tick_kimg=0.032, G_kwargs=CONFIGS["tiny"]["G_kwargs"],
+        D_kwargs=CONFIGS["tiny"]["D_kwargs"],
+        description="StyleGAN2 with minimal networks for tests (16-32 px, a few steps)."),
+})
+for _res in (256, 512, 1024):
+    CONFIGS[f"stylegan2-{_res}"] = dict(
+        CONFIGS["stylegan2"], resolution=_res,
+        description=f"StyleGAN2 config-f at {_res}x{_res} (dataset resized if larger).")
+
 
 def get(name, **overrides):
     """The config `name` on top of `DEFAULTS`, with `overrides` (unknown keys rejected)."""
@@ -149,6 +183,23 @@ def get(name, **overrides):
     return cfg
 
 
+def _check_family(cfg):
+    family = cfg["family"]
+    if family not in ("stylegan1", "stylegan2"):
+        raise ValueError(f"family must be 'stylegan1' or 'stylegan2'; received {family!r}.")
+    if family == "stylegan2" and cfg["progressive"]:
+        raise ValueError("StyleGAN2 trains without progressive growing: set progressive "
+                         "to false (the stylegan2 configs do).")
+    if family == "stylegan2" and cfg["mixed_precision"]:
+        raise ValueError("--mixed-precision is for StyleGAN1. StyleGAN2 runs its highest "
+                         "resolutions in float16 with G_kwargs/D_kwargs num_fp16_res and "
+                         "conv_clamp (as NVIDIA's ADA code) instead.")
+    lazy = int(cfg["D_reg_interval"]) > 1 or int(cfg["G_reg_interval"]) > 1
+    if lazy and int(cfg["steps_per_execution"]) > 1:
+        raise ValueError("steps_per_execution > 1 cannot be combined with lazy regularization "
+                         "(D_reg_interval or G_reg_interval > 1); use 1.")
+
+
 def _int_keys(d):
     return {int(k): v for k, v in (d or {}).items()}
 
@@ -162,8 +213,7 @@ def resolve(cfg, resolution, num_channels, label_size, num_replicas):
     and `checkpoint_kimg` when None.
     """
     cfg = copy.deepcopy(cfg)
-    if cfg["family"] != "stylegan1":
-        raise ValueError(f"Training supports family 'stylegan1'; received {cfg['family']!r}.")
+    _check_family(cfg)
     cfg.update(resolution=int(resolution), num_channels=int(num_channels),
                label_size=int(label_size), num_replicas=int(num_replicas))
     if cfg["minibatch_by_replicas"] == "paper":

@@ -55,7 +55,7 @@ def _setup_precision(cfg):
 
 
 def _float32_outputs(G, D):
-    """Keeps the last layers of G and D in float32 under mixed precision."""
+    """Keeps the last layers of G and D in float32 under mixed precision (StyleGAN1)."""
     for block in G.synthesis.blocks:
         block.torgb.dtype_policy = "float32"
     for fade in G.synthesis.fades:
@@ -63,10 +63,21 @@ def _float32_outputs(G, D):
     D.epilogue.out.dtype_policy = "float32"
 
 
-def _make_optimizer(cfg, lrate, mixed):
-    opt = keras.optimizers.Adam(learning_rate=lrate, beta_1=cfg["adam_beta1"],
-                                beta_2=cfg["adam_beta2"], epsilon=cfg["adam_epsilon"])
+def _make_optimizer(cfg, lrate, mixed, ratio=1.0):
+    """Adam with NVIDIA's settings; with lazy regularization its betas are raised
+    to the power `ratio` (`StyleGAN.lazy_ratios`; the learning rate is scaled
+    by `StyleGAN.set_learning_rates`)."""
+    opt = keras.optimizers.Adam(learning_rate=lrate, beta_1=cfg["adam_beta1"] ** ratio,
+                                beta_2=cfg["adam_beta2"] ** ratio, epsilon=cfg["adam_epsilon"])
     return keras.optimizers.LossScaleOptimizer(opt) if mixed else opt
+
+
+def _gan_kwargs(cfg):
+    """StyleGAN model arguments of a resolved config."""
+    keys = ("loss", "r1_gamma", "wgan_lambda", "wgan_epsilon", "wgan_target",
+            "style_mixing_prob", "G_smoothing_kimg", "ema_rampup", "D_reg_interval",
+            "G_reg_interval", "pl_weight", "pl_decay", "pl_batch_shrink", "seed")
+    return {k: cfg[k] for k in keys}
 
 
 def build_networks(cfg, policy):
@@ -131,18 +142,15 @@ class Run:
         with self.strategy.scope():
             keras.utils.set_random_seed(cfg["seed"])
             G, D, Gs = build_networks(cfg, self.policy)
-            self.gan = StyleGAN(
-                G, D, Gs, self.schedule, loss=cfg["loss"], r1_gamma=cfg["r1_gamma"],
-                wgan_lambda=cfg["wgan_lambda"], wgan_epsilon=cfg["wgan_epsilon"],
-                wgan_target=cfg["wgan_target"], style_mixing_prob=cfg["style_mixing_prob"],
-                G_smoothing_kimg=cfg["G_smoothing_kimg"], ema_rampup=cfg["ema_rampup"],
-                seed=cfg["seed"])
+            self.gan = StyleGAN(G, D, Gs, self.schedule, **_gan_kwargs(cfg))
+            gan = self.gan
             first = self.segments[0]
-            self.gan.compile(_make_optimizer(cfg, first.G_lrate, mixed),
-                             _make_optimizer(cfg, first.D_lrate, mixed),
-                             steps_per_execution=cfg["steps_per_execution"],
-                             jit_compile=cfg["jit_compile"])
-        gan = self.gan
+            G_ratio, D_ratio = gan.lazy_ratios
+            gan.compile(
+                _make_optimizer(cfg, first.G_lrate, mixed, G_ratio),
+                _make_optimizer(cfg, first.D_lrate, mixed, D_ratio),
+                steps_per_execution=cfg["steps_per_execution"], jit_compile=cfg["jit_compile"])
+            gan.set_learning_rates(first.G_lrate, first.D_lrate)
         self.checkpoint = make_checkpoint(gan)
         ckpt_dir = os.path.join(self.run_dir, CHECKPOINT_DIR)
         if not self.is_chief:
@@ -155,13 +163,20 @@ class Run:
         return self
 
     def _check_minibatch(self, seg):
-        per_replica = seg.minibatch // self.cfg["num_replicas"]
-        group = int(self.cfg["D_kwargs"].get("mbstd_group_size", 4))
+        cfg = self.cfg
+        per_replica = seg.minibatch // cfg["num_replicas"]
+        group = int(cfg["D_kwargs"].get("mbstd_group_size", 4) or 0)
         if group > 1 and per_replica % min(group, per_replica):
             raise ValueError(
                 f"The per-replica minibatch at {seg.resolution} px is {per_replica}, not a "
                 f"multiple of the minibatch-stddev group size {group}: change "
                 "minibatch_base/minibatch_dict or the number of GPUs.")
+        shrink = int(cfg["pl_batch_shrink"])
+        if cfg["pl_weight"] and per_replica % shrink:
+            raise ValueError(
+                f"The per-replica minibatch at {seg.resolution} px is {per_replica}, not a "
+                f"multiple of pl_batch_shrink {shrink} (path-length regularization): change "
+                "the minibatch or pl_batch_shrink.")
 
     def restore(self, resume="auto"):
         """Restores the newest checkpoint of the run directory (see `train`)."""
@@ -298,11 +313,13 @@ def make_checkpoint(gan):
     """The `tf.train.Checkpoint` of a run: every weight of G, D and Gs by path
     (Keras 3 models do not expose the weights of layers held in lists to
     `tf.train.Checkpoint`), both optimizers with all their variables, the image
-    counter and lod."""
+    counter, the step counter (which picks the lazy regularization phases), lod
+    and the path-length state."""
     import tensorflow as tf
     return tf.train.Checkpoint(
         G=_variables_by_path(gan.G), D=_variables_by_path(gan.D), Gs=_variables_by_path(gan.Gs),
-        G_opt=gan.G_opt, D_opt=gan.D_opt, cur_nimg=gan.cur_nimg, lod=gan.lod)
+        G_opt=gan.G_opt, D_opt=gan.D_opt, cur_nimg=gan.cur_nimg, lod=gan.lod,
+        num_steps=gan.num_steps, pl_mean=gan.pl_mean, last_reg=gan.last_reg)
 
 
 def tf_latest_checkpoint(directory):

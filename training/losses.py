@@ -67,3 +67,22 @@ def d_wgan_gp(real_scores, fake_scores, mixed_grads, wgan_lambda=10.0, wgan_epsi
     loss = fake - real + penalty * (wgan_lambda / wgan_target ** 2)
     loss += tf.square(real) * wgan_epsilon
     return loss, penalty
+
+
+def path_lengths(ws_grads):
+    """StyleGAN2 path lengths `sqrt(mean_layers(sum_w(g^2)))` per sample, from the
+    gradient `g` [N, num_ws, w_dim] of `sum(G(w) * y)` with respect to the ws."""
+    g = tf.cast(ws_grads, tf.float32)
+    return tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(g), axis=2), axis=1))
+
+
+def path_length_penalty(lengths, batch_mean, pl_mean, pl_decay=0.01):
+    """StyleGAN2's path-length penalty `(|J^T y| - a)^2` per sample.
+
+    `a` is the moving average of the lengths: `pl_mean + (batch_mean -
+    pl_mean) * pl_decay`, with `batch_mean` the mean over the whole (global)
+    batch; the gradient flows through it, as in NVIDIA's code. Returns
+    (per-sample penalty, the new moving average).
+    """
+    new_mean = pl_mean + (batch_mean - pl_mean) * pl_decay
+    return tf.square(lengths - new_mean), new_mean

@@ -11,16 +11,17 @@ G_KWARGS = dict(latent_size=16, dlatent_size=16,
 D_KWARGS = dict(fmap_base=64, fmap_max=16)
 
 
-def networks(resolution=16, label_size=0, seed=1):
+def networks(resolution=16, label_size=0, seed=1, family="stylegan1"):
     """(G, D, Gs) with fixed random initial weights."""
     import keras
 
-    from keras_stylegan.networks.discriminator_sg1 import Discriminator
     from keras_stylegan.networks.generator import Generator
+    from keras_stylegan.networks.registry import build_discriminator
     keras.utils.set_random_seed(seed)
-    G = Generator(resolution=resolution, label_size=label_size, name="G", **G_KWARGS)
-    D = Discriminator(resolution=resolution, label_size=label_size, name="D", **D_KWARGS)
-    Gs = Generator(resolution=resolution, label_size=label_size, name="Gs", **G_KWARGS)
+    common = dict(resolution=resolution, label_size=label_size, family=family)
+    G = Generator(name="G", **common, **G_KWARGS)
+    D = build_discriminator(name="D", **common, **D_KWARGS)
+    Gs = Generator(name="Gs", **common, **G_KWARGS)
     return G, D, Gs
 
 
@@ -49,6 +50,21 @@ def stream(images, labels, batch, resolution):
         len(images), resolution, factor, resolution, factor, -1).mean((2, 4))
     return tf.data.Dataset.from_tensor_slices((x.astype(np.float32), labels)).batch(
         batch, drop_remainder=True).repeat()
+
+
+def log_recorder():
+    """A Keras callback whose `.logs` collects every step's logs as floats."""
+    import keras
+
+    class LogRecorder(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.logs = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.logs.append({k: float(np.asarray(v).reshape(-1)[0]) for k, v in logs.items()})
+
+    return LogRecorder()
 
 
 # The randomness contract of training.gan (see its module docstring).
