@@ -79,6 +79,14 @@ class EqualizedDense(keras.layers.Layer):
                 "bias_init": self.bias_init}
 
 
+def resampled_shape(shape, filters, up=False, down=False):
+    """NHWC output shape of a conv to `filters` channels that resamples by 2 if `up`/`down`."""
+    n, h, w, _ = shape
+    f = 2 if up else (0.5 if down else 1)
+    size = lambda s: None if s is None else int(s * f)  # noqa: E731
+    return (n, size(h), size(w), filters)
+
+
 def fused_up_kernel(w):
     """StyleGAN1's fused upscale kernel: [k,k,in,out] -> [k+1,k+1,out,in].
 
@@ -162,10 +170,7 @@ class EqualizedConv2D(keras.layers.Layer):
         return x * self.act_gain if self.act_gain != 1.0 else x
 
     def compute_output_shape(self, input_shape):
-        n, h, w, _ = input_shape
-        f = 2 if self.up else (0.5 if self.down else 1)
-        size = lambda s: None if s is None else int(s * f)  # noqa: E731
-        return (n, size(h), size(w), self.filters)
+        return resampled_shape(input_shape, self.filters, self.up, self.down)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,

@@ -31,7 +31,7 @@ from keras import ops
 
 from keras_stylegan import modconv, upfirdn
 from keras_stylegan import ops as sgops
-from keras_stylegan.layers import EqualizedDense, NoiseInjection, register
+from keras_stylegan.layers import EqualizedDense, NoiseInjection, register, resampled_shape
 
 SQRT2 = sgops.SQRT2
 
@@ -83,8 +83,38 @@ class _SG2Layer(keras.layers.Layer):
         return EqualizedDense(units, name=name, dtype="float32", **kwargs)
 
 
+class _SG2Conv(_SG2Layer):
+    """Base of the StyleGAN2 convolutions: a [k, k, I, O] `kernel` (odd k) with
+    the runtime scale `lrmul / sqrt(k * k * I)`, resampling by 2 if `up` or
+    `down` (FIR `resample_kernel`)."""
+
+    def __init__(self, filters, kernel_size, up, down, resample_kernel, lrmul, **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        if up and down:
+            raise ValueError(f"{cls}: `up` and `down` cannot both be True.")
+        if int(kernel_size) % 2 != 1:
+            raise ValueError(f"{cls}: kernel_size must be odd; received {kernel_size}.")
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.up, self.down = bool(up), bool(down)
+        self.resample_kernel = _taps(resample_kernel)
+        self.lrmul = float(lrmul)
+
+    def _build_kernel(self, x_shape):
+        """Adds `kernel` for inputs [..., I] and sets `scale`; returns I."""
+        cin, k = int(x_shape[-1]), self.kernel_size
+        self.kernel = self.add_weight(
+            name="kernel", shape=(k, k, cin, self.filters), initializer=_init(1.0 / self.lrmul))
+        self.scale = self.lrmul / float(np.sqrt(k * k * cin))
+        return cin
+
+    def compute_output_shape(self, x_shape, w_shape=None):
+        return resampled_shape(x_shape, self.filters, self.up, self.down)
+
+
 @register
-class ModulatedConv2D(_SG2Layer):
+class ModulatedConv2D(_SG2Conv):
     """Modulated convolution: styles from `w` scale the weight per input channel.
 
     `s = w @ mod_weight / sqrt(w_dim) + mod_bias + 1` (the `affine` sub-layer
@@ -108,23 +138,11 @@ class ModulatedConv2D(_SG2Layer):
 
     def __init__(self, filters, kernel_size=3, demodulate=True, up=False, down=False,
                  resample_kernel=upfirdn.DEFAULT_KERNEL, lrmul=1.0, **kwargs):
-        super().__init__(**kwargs)
-        if up and down:
-            raise ValueError("ModulatedConv2D: `up` and `down` cannot both be True.")
-        if int(kernel_size) % 2 != 1:
-            raise ValueError(f"ModulatedConv2D: kernel_size must be odd; received {kernel_size}.")
-        self.filters = int(filters)
-        self.kernel_size = int(kernel_size)
+        super().__init__(filters, kernel_size, up, down, resample_kernel, lrmul, **kwargs)
         self.demodulate = bool(demodulate)
-        self.up, self.down = bool(up), bool(down)
-        self.resample_kernel = _taps(resample_kernel)
-        self.lrmul = float(lrmul)
 
     def build(self, x_shape, w_shape):
-        cin, k = int(x_shape[-1]), self.kernel_size
-        self.kernel = self.add_weight(
-            name="kernel", shape=(k, k, cin, self.filters), initializer=_init(1.0 / self.lrmul))
-        self.scale = self.lrmul / float(np.sqrt(k * k * cin))
+        cin = self._build_kernel(x_shape)
         self.affine = self._fp32_dense(cin, "affine", gain=1.0)
         self.affine.build(w_shape)
         self.in_channels = cin
@@ -142,12 +160,6 @@ class ModulatedConv2D(_SG2Layer):
         return modconv.modulated_conv2d(
             x, weight, s, demodulate=self.demodulate, up=self.up, down=self.down,
             resample_kernel=self.resample_kernel, fused=fused_modconv)
-
-    def compute_output_shape(self, x_shape, w_shape=None):
-        n, h, w, _ = x_shape
-        f = 2 if self.up else (0.5 if self.down else 1)
-        size = lambda s: None if s is None else int(s * f)  # noqa: E731
-        return (n, size(h), size(w), self.filters)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
@@ -250,7 +262,7 @@ class ModulatedToRGB(_SG2Layer):
 
 
 @register
-class ResampleConv2D(_SG2Layer):
+class ResampleConv2D(_SG2Conv):
     """StyleGAN2 convolution (gain 1) with optional FIR up/downsampling, bias, activation.
 
     Used for D's FromRGB, Conv0, Conv1_down and Skip, and G's resnet Skip.
@@ -270,26 +282,14 @@ class ResampleConv2D(_SG2Layer):
     def __init__(self, filters, kernel_size=3, up=False, down=False,
                  resample_kernel=upfirdn.DEFAULT_KERNEL, use_bias=True, activation="linear",
                  conv_clamp=None, lrmul=1.0, **kwargs):
-        super().__init__(**kwargs)
-        if up and down:
-            raise ValueError("ResampleConv2D: `up` and `down` cannot both be True.")
-        if int(kernel_size) % 2 != 1:
-            raise ValueError(f"ResampleConv2D: kernel_size must be odd; received {kernel_size}.")
-        self.filters = int(filters)
-        self.kernel_size = int(kernel_size)
-        self.up, self.down = bool(up), bool(down)
-        self.resample_kernel = _taps(resample_kernel)
+        super().__init__(filters, kernel_size, up, down, resample_kernel, lrmul, **kwargs)
         self.use_bias = bool(use_bias)
         self.activation = activation
         sgops.activation(activation)
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
-        self.lrmul = float(lrmul)
 
     def build(self, x_shape):
-        cin, k = int(x_shape[-1]), self.kernel_size
-        self.kernel = self.add_weight(
-            name="kernel", shape=(k, k, cin, self.filters), initializer=_init(1.0 / self.lrmul))
-        self.scale = self.lrmul / float(np.sqrt(k * k * cin))
+        self._build_kernel(x_shape)
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
 
@@ -306,12 +306,6 @@ class ResampleConv2D(_SG2Layer):
             return x
         bias = self.bias * self.lrmul if self.use_bias else None
         return bias_act(x, bias, self.activation, clamp=self.conv_clamp)
-
-    def compute_output_shape(self, x_shape):
-        n, h, w, _ = x_shape
-        f = 2 if self.up else (0.5 if self.down else 1)
-        size = lambda s: None if s is None else int(s * f)  # noqa: E731
-        return (n, size(h), size(w), self.filters)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
