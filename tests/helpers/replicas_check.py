@@ -2,7 +2,7 @@
 prints the largest difference of every checkpointed tensor as JSON.
 
 Run as a script (it must split the CPU before TensorFlow starts):
-    python tests/helpers/replicas_check.py OUTDIR [loss]
+    python tests/helpers/replicas_check.py OUTDIR [r1|wgan-gp|stylegan2]
 """
 
 import json
@@ -18,6 +18,16 @@ from training import configs, distribute, loop  # noqa: E402
 from training.data import open_dataset  # noqa: E402
 
 distribute.split_cpu(2)
+
+
+def config_sg2():
+    """StyleGAN2 with lazy R1 (steps 0 and 4) and path length (steps 0 and 4)
+    over 6 steps; minibatch stddev off (its groups are formed per replica)."""
+    tiny = configs.CONFIGS["stylegan2-tiny"]
+    return configs.get(
+        "stylegan2-tiny", total_kimg=0.048, snap_kimg=0, checkpoint_kimg=0, tick_kimg=1.0,
+        mirror_augment=True, D_reg_interval=4, G_reg_interval=4,
+        D_kwargs=dict(tiny["D_kwargs"], mbstd_num_features=0))
 
 
 def config(loss):
@@ -49,8 +59,9 @@ def tensors(path):
 def main(outdir, loss="r1"):
     ds = open_dataset("builtin:64", resolution=16)
     quiet = lambda *a, **k: None  # noqa: E731
-    one = loop.train(config(loss), os.path.join(outdir, "one"), dataset=ds, print_fn=quiet)
-    two = loop.train(config(loss), os.path.join(outdir, "two"), dataset=ds, cpu_replicas=2,
+    cfg = config_sg2() if loss == "stylegan2" else config(loss)
+    one = loop.train(cfg, os.path.join(outdir, "one"), dataset=ds, print_fn=quiet)
+    two = loop.train(cfg, os.path.join(outdir, "two"), dataset=ds, cpu_replicas=2,
                      print_fn=quiet)
     a, b = tensors(one["checkpoint"]), tensors(two["checkpoint"])
     with open(os.path.join(outdir, "two", "config.json")) as f:
