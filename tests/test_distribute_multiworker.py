@@ -17,7 +17,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.slow
-def test_two_workers_train_together(tmp_path):
+@pytest.mark.parametrize("family", ["stylegan1", "stylegan2"])
+def test_two_workers_train_together(tmp_path, family):
     ports = [free_port(), free_port()]
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     outdir = str(tmp_path / "run")
@@ -31,7 +32,7 @@ def test_two_workers_train_together(tmp_path):
             log = open(tmp_path / f"worker{index}.log", "w")
             procs.append(subprocess.Popen(
                 [sys.executable, os.path.join(HELPERS, "mw_worker.py"), outdir,
-                 str(tmp_path / f"w{index}.npz")], env=env, stdout=log, stderr=log))
+                 str(tmp_path / f"w{index}.npz"), family], env=env, stdout=log, stderr=log))
         deadline = time.time() + 300
         for p in procs:
             p.wait(timeout=max(deadline - time.time(), 1))

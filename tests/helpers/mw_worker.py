@@ -1,7 +1,7 @@
 """One worker of a two-process MultiWorkerMirroredStrategy run (TF_CONFIG in the
 environment): trains a tiny run and saves its final weights.
 
-    TF_CONFIG=... python tests/helpers/mw_worker.py OUTDIR WEIGHTS.npz
+    TF_CONFIG=... python tests/helpers/mw_worker.py OUTDIR WEIGHTS.npz [stylegan1|stylegan2]
 """
 
 import os
@@ -15,9 +15,12 @@ from training import configs, loop  # noqa: E402
 from training.data import open_dataset  # noqa: E402
 
 
-def main(outdir, weights_path):
-    cfg = configs.get("tiny", lod_training_kimg=0.032, lod_transition_kimg=0.032,
-                      total_kimg=0.064, snap_kimg=0.032, tick_kimg=0.032)
+def main(outdir, weights_path, family="stylegan1"):
+    common = dict(total_kimg=0.064, snap_kimg=0.032, tick_kimg=0.032)
+    if family == "stylegan2":  # lazy R1 and path length at steps 0 and 4 of 8
+        cfg = configs.get("stylegan2-tiny", D_reg_interval=4, **common)
+    else:
+        cfg = configs.get("tiny", lod_training_kimg=0.032, lod_transition_kimg=0.032, **common)
     run = loop.prepare(cfg, outdir, dataset=open_dataset("builtin:64", resolution=16))
     os.makedirs(outdir, exist_ok=True)
     run.build()
