@@ -16,8 +16,9 @@ RES = 16
 SEED = 5
 
 
-def make_gan(**kwargs):
-    G, D, Gs = tiny.networks(RES, family="stylegan2")
+def make_gan(fp16=None, **kwargs):
+    extra = {} if fp16 is None else dict(num_fp16_res=fp16, conv_clamp=256)
+    G, D, Gs = tiny.networks(RES, family="stylegan2", **extra)
     kwargs = dict(dict(D_reg_interval=16, G_reg_interval=4, pl_weight=2.0), **kwargs)
     gan = StyleGAN(G, D, Gs, Schedule(RES, progressive=False, minibatch_base=BATCH),
                    seed=SEED, **kwargs)
@@ -174,3 +175,16 @@ def test_stylegan2_rejects_growing_and_lazy_steps_per_execution():
                    D_reg_interval=16)
     with pytest.raises(ValueError, match="steps_per_execution"):
         gan.compile(tiny.adam(), tiny.adam(), steps_per_execution=4)
+
+
+def test_float16_resolutions_train_like_float32():
+    """NVIDIA's ADA-style mixed precision (the two highest resolutions of G and D
+    in float16, clamped): the first step's losses match float32's."""
+    images = tiny.synthetic_images(BATCH, RES)
+    logs = []
+    for fp16 in (None, 2):
+        gan = make_gan(fp16=fp16)
+        gan.set_learning_rates(0.0, 0.0)
+        logs.append(fit(gan, 1, images)[0])
+    for key in ("G_loss", "D_loss", "R1", "PL", "pl_mean"):
+        np.testing.assert_allclose(logs[1][key], logs[0][key], rtol=2e-2, err_msg=key)

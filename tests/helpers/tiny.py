@@ -11,17 +11,19 @@ G_KWARGS = dict(latent_size=16, dlatent_size=16,
 D_KWARGS = dict(fmap_base=64, fmap_max=16)
 
 
-def networks(resolution=16, label_size=0, seed=1, family="stylegan1"):
-    """(G, D, Gs) with fixed random initial weights."""
+def networks(resolution=16, label_size=0, seed=1, family="stylegan1", **extra):
+    """(G, D, Gs) with fixed random initial weights; `extra` goes to the
+    synthesis network and D (e.g. num_fp16_res, conv_clamp)."""
     import keras
 
     from keras_stylegan.networks.generator import Generator
     from keras_stylegan.networks.registry import build_discriminator
     keras.utils.set_random_seed(seed)
     common = dict(resolution=resolution, label_size=label_size, family=family)
-    G = Generator(name="G", **common, **G_KWARGS)
-    D = build_discriminator(name="D", **common, **D_KWARGS)
-    Gs = Generator(name="Gs", **common, **G_KWARGS)
+    g_kwargs = dict(G_KWARGS, synthesis_kwargs=dict(G_KWARGS["synthesis_kwargs"], **extra))
+    G = Generator(name="G", **common, **g_kwargs)
+    D = build_discriminator(name="D", **common, **D_KWARGS, **extra)
+    Gs = Generator(name="Gs", **common, **g_kwargs)
     return G, D, Gs
 
 
