@@ -154,8 +154,11 @@ CONFIGS.update({
                     "regularization (weight 2, every 4 steps), batch 32, lr 0.002, 25000 kimg."),
     "stylegan2-small": dict(
         _SG2, resolution=32, minibatch_base=16, total_kimg=600, snap_kimg=20.0,
-        G_kwargs=_SMALL_G, D_kwargs=_SMALL_D,
-        description="StyleGAN2 with small networks for CPU experiments at 32 px (batch 16)."),
+        G_kwargs=dict(_SMALL_G, synthesis_kwargs=dict(_SMALL_G["synthesis_kwargs"],
+                                                      fused_modconv=False)),
+        D_kwargs=_SMALL_D,
+        description="StyleGAN2 with small networks for CPU experiments at 32 px (batch 16; "
+                    "non-fused modulated convolution, the faster form on CPUs)."),
     "stylegan2-tiny": dict(
         _SG2, minibatch_base=8, total_kimg=0.256, snap_kimg=0.064, log_steps=1,
         tick_kimg=0.032, G_kwargs=CONFIGS["tiny"]["G_kwargs"],
