@@ -40,6 +40,13 @@ def fmt(value, spec=""):
     return format(value, spec)
 
 
+def sig(value, digits=3):
+    """`value` to `digits` significant digits, without an exponent (12345 -> "12345")."""
+    if value and abs(value) >= 10 ** (digits - 1):
+        return f"{value:.0f}"
+    return f"{value:.{digits}g}"
+
+
 def line(columns, row):
     """One markdown table line of `row`."""
     cells, error = [], row.get("error")
