@@ -119,9 +119,21 @@ def class_labels(class_idx, label_size, n):
     return labels
 
 
-def image_grid(images, cols=None):
-    """Tiles uint8 NHWC images into one [rows*H, cols*W, C] image."""
+def image_grid(images, cols=None, scale=1):
+    """Tiles uint8 NHWC images into one [rows*H*scale, cols*W*scale, C] image.
+
+    `scale` > 1 enlarges every pixel to a scale x scale block (nearest
+    neighbour), for looking at small images.
+
+    >>> image_grid(np.zeros((5, 4, 4, 3), np.uint8), cols=3, scale=2).shape
+    (16, 24, 3)
+    """
     images = np.asarray(images)
+    scale = int(scale)
+    if scale < 1:
+        raise ValueError(f"scale must be an integer >= 1; received {scale}.")
+    if scale > 1:
+        images = images.repeat(scale, axis=1).repeat(scale, axis=2)
     n, h, w, c = images.shape
     cols = cols or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / cols))

@@ -42,6 +42,14 @@ def test_generate_writes_the_generators_images(pkl, tmp_path):
     grid = np.asarray(Image.open(tmp_path / "grid.png"))
     assert grid.shape == (64, 64, 3)
     assert_uint8_close(grid[32:, :32], expected[2])
+    # --grid-scale 3: every pixel a 3x3 block (np.kron as the reference).
+    assert cli.main(["generate", "--network", pkl, "--seeds", "0-2,5", "--trunc", "0.7",
+                     "--noise-mode", "const", "--grid", "--grid-scale", "3",
+                     "--outdir", str(tmp_path / "big")]) == 0
+    big = np.asarray(Image.open(tmp_path / "big" / "grid.png"))
+    np.testing.assert_array_equal(big, np.kron(grid, np.ones((3, 3, 1), np.uint8)))
+    assert cli.main(["generate", "--network", pkl, "--grid-scale", "0",
+                     "--outdir", str(tmp_path / "bad")]) == 2
 
 
 def test_seeds_are_nvidias():

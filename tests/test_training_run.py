@@ -21,7 +21,7 @@ from training.data import open_dataset
 def tiny_config(**overrides):
     base = dict(lod_training_kimg=0.032, lod_transition_kimg=0.032, total_kimg=0.096,
                 snap_kimg=0.048, checkpoint_kimg=0.032, keep_checkpoints=2, tick_kimg=0.032,
-                log_steps=1)
+                log_steps=1, grid_scale=2)
     base.update(overrides)
     return configs.get("tiny", **base)
 
@@ -79,8 +79,8 @@ def test_snapshot_loads_and_reproduces_the_grid(finished):
     generate = tf.function(lambda z: G(z, labels=None, noise_mode="const"))  # as the callback
     grid = image_grid(to_uint8(generate(z)), cols=8)
     png = np.asarray(Image.open(os.path.join(run_dir, "fakes000000.png")))
-    assert png.shape == (64, 128, 3)
-    assert np.abs(grid.astype(int) - png).max() <= 1
+    assert png.shape == (128, 256, 3)  # grid_scale 2: every pixel a 2x2 block
+    assert np.abs(np.kron(grid, np.ones((2, 2, 1), np.uint8)).astype(int) - png).max() <= 1
 
 
 def test_checkpoint_holds_every_variable_and_restores(finished, dataset):

@@ -151,17 +151,19 @@ class Snapshots(keras.callbacks.Callback):
         manager: a `tf.train.CheckpointManager` (this worker's directory).
         grid_z, grid_labels: fixed latents [n, z_dim] (and labels) of the grid.
         grid_size: (columns, rows).
+        grid_scale: pixel enlargement of the grid images (nearest neighbour).
         writer: TensorBoard writer for `Gs/fakes`, or None.
         is_chief: only the chief writes grids and snapshots.
         resumed: the run was restored from a checkpoint at `start_kimg`.
     """
 
     def __init__(self, run_dir, manager, grid_z, grid_labels, grid_size, snap_kimg,
-                 checkpoint_kimg, start_kimg=0.0, writer=None, is_chief=True, resumed=False):
+                 checkpoint_kimg, start_kimg=0.0, writer=None, is_chief=True, resumed=False,
+                 grid_scale=1):
         super().__init__()
         self.run_dir, self.manager = run_dir, manager
         self.grid_z, self.grid_labels = grid_z, grid_labels
-        self.grid_cols = int(grid_size[0])
+        self.grid_cols, self.grid_scale = int(grid_size[0]), int(grid_scale)
         self.snap = KimgTrigger(snap_kimg, start_kimg)
         self.ckpt = KimgTrigger(checkpoint_kimg, start_kimg)
         self.writer, self.is_chief = writer, is_chief
@@ -203,7 +205,7 @@ class Snapshots(keras.callbacks.Callback):
                 return Gs(z, labels=labels, noise_mode="const")
             self._generate = generate
         images = self._generate(self.grid_z, self.grid_labels)
-        return image_grid(to_uint8(images), cols=self.grid_cols)
+        return image_grid(to_uint8(images), cols=self.grid_cols, scale=self.grid_scale)
 
     def save_snapshot(self):
         nimg = self._nimg()

@@ -86,6 +86,7 @@ DEFAULTS = dict(
     checkpoint_kimg=None,        # checkpoint every N kimg (None: = snap_kimg)
     keep_checkpoints=3,
     grid_size=[8, 4],            # columns, rows of the image grids
+    grid_scale=1,                # pixel enlargement of the grid PNGs (small images)
     grid_seed=0,
 )
 
@@ -258,5 +259,5 @@ def schedule_kwargs(cfg):
 # Keys that may change when a run is resumed (they do not change the trajectory).
 RESUMABLE_CHANGES = frozenset({
     "total_kimg", "description", "tick_kimg", "log_steps", "snap_kimg", "checkpoint_kimg",
-    "keep_checkpoints", "grid_size", "grid_seed", "data", "deterministic", "strategy",
-    "num_replicas"})
+    "keep_checkpoints", "grid_size", "grid_scale", "grid_seed", "data", "deterministic",
+    "strategy", "num_replicas"})

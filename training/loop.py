@@ -235,7 +235,8 @@ class Run:
             self.run_dir, self.manager, grid_z.astype(np.float32),
             None if grid_labels is None else grid_labels.astype(np.float32),
             cfg["grid_size"], cfg["snap_kimg"], cfg["checkpoint_kimg"], start_kimg,
-            self.writer, self.is_chief, resumed=self.resumed_from is not None)
+            self.writer, self.is_chief, resumed=self.resumed_from is not None,
+            grid_scale=cfg["grid_scale"])
         out.append(self.snapshots)
         for callback in out:
             callback.set_model(self.gan)
@@ -248,7 +249,8 @@ class Run:
         if self.is_chief and not os.path.exists(path):
             cols, rows = self.cfg["grid_size"]
             reals = self.dataset.grid_reals(int(cols) * int(rows), seed=self.cfg["grid_seed"])
-            save_png(image_grid(to_uint8(reals), cols=int(cols)), path)
+            save_png(image_grid(to_uint8(reals), cols=int(cols), scale=self.cfg["grid_scale"]),
+                     path)
 
     def fit(self):
         """Trains from the current image counter to `total_kimg`; returns a summary dict."""

@@ -23,6 +23,8 @@ def add_arguments(p):
     p.add_argument("--class", dest="class_idx", type=int, default=None,
                    help="class index for conditional networks")
     p.add_argument("--grid", action="store_true", help="also write grid.png")
+    p.add_argument("--grid-scale", type=int, default=1, metavar="N",
+                   help="enlarge the grid's pixels N times (nearest; for small images)")
     p.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
     p.add_argument("--outdir", required=True, help="output folder")
 
@@ -39,6 +41,8 @@ def run(args):
     seeds = parse_seeds(args.seeds)
     if args.batch < 1:
         raise CommandError("--batch must be >= 1")
+    if args.grid_scale < 1:
+        raise CommandError("--grid-scale must be >= 1")
     G = load_generator(args.network)
     if G.label_size and args.class_idx is None:
         raise CommandError(f"the network is conditional ({G.label_size} classes): pass --class")
@@ -50,5 +54,6 @@ def run(args):
     for seed, img in zip(seeds, images):
         save_png(img, os.path.join(args.outdir, f"seed{seed:04d}.png"))
     if args.grid:
-        save_png(image_grid(images), os.path.join(args.outdir, "grid.png"))
+        save_png(image_grid(images, scale=args.grid_scale),
+                 os.path.join(args.outdir, "grid.png"))
     print(f"Wrote {len(seeds)} image(s) to {args.outdir}")
