@@ -1,4 +1,5 @@
-"""Train a StyleGAN (StyleGAN1, progressive growing) with model.fit.
+"""Train a StyleGAN (StyleGAN1 with progressive growing, or StyleGAN2 with lazy
+and path-length regularization: the stylegan2* configs) with model.fit.
 
 The run directory (--outdir) receives config.json, log.txt, TensorBoard logs
 (logs/), checkpoints/, image grids (reals.png, fakesKIMG.png) and Gs snapshots
@@ -11,6 +12,7 @@ Examples:
   keras-stylegan train --data ~/ffhq-tfrecords --config paper-1024 --outdir runs/ffhq --gpus 8
   keras-stylegan train --data photos.zip --config paper-256 --outdir runs/x --dry-run
   keras-stylegan train --data builtin --config cpu-small --outdir runs/x --set r1_gamma=5
+  keras-stylegan train --data photos.zip --config stylegan2-256 --outdir runs/sg2 --gpus 4
   tensorboard --logdir runs/demo/logs
 """
 
