@@ -51,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -411,9 +412,18 @@ def parse_args(argv):
 
 
 def run_child(kind, spec):
+    """Runs one measurement and exits at once: a process whose mirrored XLA step
+    failed can hang in interpreter shutdown (TF 2.21), so no clean-up at exit."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    result = (train_one if kind == "train" else data_one)(json.loads(spec))
-    print(json.dumps(result))
+    try:
+        result = (train_one if kind == "train" else data_one)(json.loads(spec))
+        print(json.dumps(result), flush=True)
+        code = 0
+    except BaseException:  # noqa: B036 - reported on stderr, the parent reads it
+        traceback.print_exc()
+        code = 1
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv=None):
