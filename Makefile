@@ -25,7 +25,7 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/keras-stylegan train --data builtin --config cpu-demo --outdir runs/demo
 	$(VENV)/bin/keras-stylegan generate --network runs/demo --seeds 0-35 --trunc 0.7 \
-		--grid --outdir runs/demo/generated
+		--grid --grid-scale 4 --outdir runs/demo/generated
 	PYTHON=$(PY) bash export/demo.sh runs/demo runs/demo/served
 	@echo "Training grids: runs/demo/fakes*.png   generated: runs/demo/generated/grid.png"
 	@echo "served: runs/demo/served/serve-grid.png   TensorBoard: $(VENV)/bin/tensorboard --logdir runs/demo/logs"

@@ -125,7 +125,7 @@ CONFIGS = {
         reset_opt_for_new_lod=False, minibatch_base=16,
         G_lrate_base=0.002, D_lrate_base=0.002, r1_gamma=1.0, style_mixing_prob=0.0,
         G_smoothing_kimg=2.0, ema_rampup=0.05,
-        total_kimg=120, snap_kimg=20.0, log_steps=20, tick_kimg=10.0),
+        total_kimg=120, snap_kimg=20.0, log_steps=20, tick_kimg=10.0, grid_scale=4),
     "tiny": dict(
         description="Minimal networks for tests (16-32 px, a few steps).",
         G_kwargs=dict(latent_size=16, dlatent_size=16,
