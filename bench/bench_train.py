@@ -18,11 +18,11 @@ config's full-size ones; `--configs` measures any other training config
 (e.g. `stylegan2-small`, `stylegan2`) with its own networks. Modes: "eager"
 (`run_eagerly`, for comparison only: the training loop never runs eagerly),
 "function" (the default `tf.function` step) and "xla" (`jit_compile=True`);
-a configuration that fails is reported as "n/a: reason". Full-size networks
-in eager and XLA mode at 256 px, and in XLA mode at 64 px, are skipped unless
-`--no-skip` (each would take well over 5 minutes on 2 CPU cores). The batch
-is NVIDIA's StyleGAN minibatch for one GPU (64, 32, 8 at 32, 64, 256 px) for
-every config and replica count, unless `--batch`.
+a configuration that fails is reported as "n/a: reason". The batch is
+NVIDIA's StyleGAN minibatch for one GPU (64, 32, 8 at 32, 64, 256 px) for
+every config and replica count, unless `--batch`. The default grid (36
+configurations) takes about an hour on 2 CPU cores: full-size networks take
+15-80 s per step there, 1.5-5 minutes per configuration.
 
 The data pipeline is measured alone, in its own subprocess, for the same
 `Run._stream` at each resolution and batch: from the built-in dataset (what
@@ -32,7 +32,7 @@ table shows both rates and their ratio to the training rate; a ratio below 2
 is flagged, since the pipeline shares the CPU with the step.
 
 Usage:
-  python bench/bench_train.py                       # the default grid (slow: see docs)
+  python bench/bench_train.py                       # the default grid (~1 h on 2 cores)
   python bench/bench_train.py --quick               # small channels, 32 px, a few steps
   python bench/bench_train.py --resolutions 64 --channels paper --replicas 1 --modes function
   python bench/bench_train.py --configs stylegan2-small stylegan2   # only these configs
@@ -62,11 +62,6 @@ from tables import Column, sig  # noqa: E402
 
 CHANNEL_CONFIGS = {"small": "cpu-small", "paper": "paper"}
 MODES = ("eager", "function", "xla")
-# Full-size networks take 40-90 s per compiled step on 2 cores at every
-# resolution, eager and XLA on CPU longer (XLA was 2-7x slower than
-# tf.function for the generator alone): these would take well over 5 min per
-# run and are skipped unless --no-skip.
-SLOW = {("paper", 256, "eager"), ("paper", 256, "xla"), ("paper", 64, "xla")}
 
 
 # --------------------------------------------------------------------------- child: training
@@ -270,27 +265,23 @@ def config_names(args):
 
 
 def plan(args):
-    """(training specs, rows of configs that are not run) of the requested grid."""
-    specs, skipped = [], []
+    """(training specs, rows of unknown configs) of the requested grid."""
+    specs, unknown = [], []
     for name in config_names(args):
         try:
             label, full, period = _describe_config(name)
         except ValueError as e:
-            skipped.append(dict(config=name, error=f"n/a: {e}"))
+            unknown.append(dict(config=name, error=f"n/a: {e}"))
             continue
         warmup, steps = _steps(args, full, period)
         for res in args.resolutions:
             for replicas in args.replicas:
                 for mode in args.modes:
-                    spec = dict(config=name, channels=label, resolution=res, replicas=replicas,
-                                mode=mode, batch=args.batch or paper_batch(res),
-                                warmup=warmup, steps=steps)
-                    if full and (label, res, mode) in SLOW and not args.no_skip:
-                        skipped.append(dict(spec, error="skipped: over 5 min per run on "
-                                            "2 cores (--no-skip runs it)"))
-                    else:
-                        specs.append(spec)
-    return specs, skipped
+                    specs.append(dict(config=name, channels=label, resolution=res,
+                                      replicas=replicas, mode=mode,
+                                      batch=args.batch or paper_batch(res),
+                                      warmup=warmup, steps=steps))
+    return specs, unknown
 
 
 def data_specs(specs, args):
@@ -394,8 +385,6 @@ def parse_args(argv):
                    default=["builtin", "zip"])
     p.add_argument("--data-images", type=int, default=2048,
                    help="images timed per data pipeline measurement (at least 20 batches)")
-    p.add_argument("--no-skip", action="store_true",
-                   help="also run full-size networks at 256 px in eager and XLA mode")
     p.add_argument("--timeout", type=int, default=1800, help="seconds per configuration")
     p.add_argument("--quick", action="store_true",
                    help="small channels at 32 px, 3 steps, 512 data images")
@@ -431,9 +420,9 @@ def main(argv=None):
     if args.one:
         return run_child(*args.one)
     load_before = os.getloadavg()
-    specs, skipped = plan(args)
+    specs, unknown = plan(args)
     if args.list:
-        for row in specs + skipped:
+        for row in specs + unknown:
             print(json.dumps(row))
         return None
     data_rows = []
@@ -444,7 +433,7 @@ def main(argv=None):
     for spec in specs:
         rows.append(attach_data(measure("train", spec, args.timeout), data_rows))
         print(tables.line(TRAIN_COLUMNS, rows[-1]), flush=True)
-    rows += skipped
+    rows += unknown
     load_after = os.getloadavg()
     print(f"\nMachine: {json.dumps(machine())}")
     print(f"Load average (1/5/15 min) before: {load_before}, after: {load_after}\n")
