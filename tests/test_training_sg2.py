@@ -154,8 +154,8 @@ def test_lazy_adam_correction():
     assert gan.G_opt.learning_rate.numpy() == pytest.approx(0.002 * 4 / 5)
     assert gan.D_opt.learning_rate.numpy() == pytest.approx(0.002 * 16 / 17)
     assert gan.lazy_ratios == (pytest.approx(0.8), pytest.approx(16 / 17))
-    eager = make_gan(D_reg_interval=1, G_reg_interval=1)
-    assert eager.lazy_ratios == (1.0, 1.0)
+    non_lazy = make_gan(D_reg_interval=1, G_reg_interval=1)
+    assert non_lazy.lazy_ratios == (1.0, 1.0)
 
 
 def test_non_lazy_path_length_is_part_of_the_g_loss():
