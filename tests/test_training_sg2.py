@@ -177,6 +177,18 @@ def test_stylegan2_rejects_growing_and_lazy_steps_per_execution():
         gan.compile(tiny.adam(), tiny.adam(), steps_per_execution=4)
 
 
+def test_path_length_batch_must_divide_the_minibatch():
+    """StyleGAN used directly (not through training.loop): an odd per-replica batch
+    with pl_batch_shrink 2 is an error that names both numbers."""
+    gan = make_gan(D_reg_interval=1, G_reg_interval=1)
+    gan.set_resolution(RES)
+    images = tiny.synthetic_images(BATCH + 1, RES)
+    labels = np.zeros((len(images), 0), np.float32)
+    with pytest.raises(ValueError, match=rf"minibatch \({BATCH + 1}\).*pl_batch_shrink \(2\)"):
+        gan.fit(tiny.stream(images, labels, BATCH + 1, RES), epochs=1, steps_per_epoch=1,
+                verbose=0)
+
+
 def test_float16_resolutions_train_like_float32():
     """NVIDIA's ADA-style mixed precision (the two highest resolutions of G and D
     in float16, clamped): the first step's losses match float32's."""

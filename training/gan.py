@@ -454,6 +454,15 @@ class StyleGAN(keras.Model):
         s["pl_penalty"] = tf.reduce_sum(penalty) / global_m
         return tf.reduce_sum(penalty) * weight / global_m
 
+    def _check_pl_batch(self, n):
+        """The path-length batch is the per-replica batch `n` / pl_batch_shrink: reject
+        a batch it does not divide (it would silently drop images unevenly)."""
+        if self.pl_weight and n is not None and n % self.pl_batch_shrink:
+            raise ValueError(
+                f"The per-replica minibatch ({n}) must be a multiple of pl_batch_shrink "
+                f"({self.pl_batch_shrink}) for path-length regularization: change the "
+                "minibatch or pl_batch_shrink.")
+
     # The step ----------------------------------------------------------------
     def train_step(self, data, phases=None):
         """One minibatch: the phases of `phases` (default: those of step 0's
@@ -463,6 +472,7 @@ class StyleGAN(keras.Model):
             labels = None
         phases = phases or Phases(False, False)
         ctx = tf.distribute.get_replica_context()
+        self._check_pl_batch(reals.shape[0])
         n = tf.shape(reals)[0]
         rid = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
         rep = dict(n=n, global_n=n * ctx.num_replicas_in_sync, offset=rid * n)
