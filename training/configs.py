@@ -18,6 +18,8 @@ Example:
 
 import copy
 
+from training import rules
+
 # NVIDIA StyleGAN1 train.py: global minibatch per resolution by GPU count.
 PAPER_MINIBATCH = {
     1: (4, {4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8, 512: 4}),
@@ -191,17 +193,14 @@ def _check_family(cfg):
     family = cfg["family"]
     if family not in ("stylegan1", "stylegan2"):
         raise ValueError(f"family must be 'stylegan1' or 'stylegan2'; received {family!r}.")
-    if family == "stylegan2" and cfg["progressive"]:
-        raise ValueError("StyleGAN2 trains without progressive growing: set progressive "
-                         "to false (the stylegan2 configs do).")
+    rules.check_growing(family, cfg["progressive"])
     if family == "stylegan2" and cfg["mixed_precision"]:
         raise ValueError("--mixed-precision is for StyleGAN1. StyleGAN2 runs its highest "
                          "resolutions in float16 with G_kwargs/D_kwargs num_fp16_res and "
                          "conv_clamp (as NVIDIA's ADA code) instead.")
-    lazy = int(cfg["D_reg_interval"]) > 1 or int(cfg["G_reg_interval"]) > 1
-    if lazy and int(cfg["steps_per_execution"]) > 1:
-        raise ValueError("steps_per_execution > 1 cannot be combined with lazy regularization "
-                         "(D_reg_interval or G_reg_interval > 1); use 1.")
+    lazy = (rules.is_lazy(cfg["D_reg_interval"], cfg["r1_gamma"])
+            or rules.is_lazy(cfg["G_reg_interval"], cfg["pl_weight"]))
+    rules.check_steps_per_execution(cfg["steps_per_execution"], lazy)
 
 
 def _int_keys(d):

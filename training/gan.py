@@ -46,7 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_stylegan import ops as sgops
-from training import losses
+from training import losses, rules
 from training.schedule import min_lod_for_resolution
 
 # Purposes of random draws, folded into the per-step key.
@@ -148,8 +148,8 @@ class StyleGAN(keras.Model):
             raise ValueError("D_reg_interval, G_reg_interval and pl_batch_shrink must be >= 1.")
         if self.D_reg_interval > 1 and self.loss_name != "r1":
             raise ValueError("Lazy regularization (D_reg_interval > 1) needs loss 'r1'.")
-        self.d_lazy = self.D_reg_interval > 1 and self.r1_gamma > 0
-        self.g_lazy = self.G_reg_interval > 1 and self.pl_weight > 0
+        self.d_lazy = rules.is_lazy(self.D_reg_interval, self.r1_gamma)
+        self.g_lazy = rules.is_lazy(self.G_reg_interval, self.pl_weight)
 
     @property
     def lazy_ratios(self):
@@ -173,9 +173,7 @@ class StyleGAN(keras.Model):
             raise ValueError(
                 f"G ({self.G.resolution} px), D ({self.D.resolution} px) and the schedule "
                 f"({self.schedule.resolution} px) must have the same resolution.")
-        if self.G.family == "stylegan2" and self.schedule.progressive:
-            raise ValueError("StyleGAN2 trains without progressive growing: use a schedule "
-                             "with progressive=False (config key progressive: false).")
+        rules.check_growing(self.G.family, self.schedule.progressive)
         g = [(_strip_root(v.path), tuple(v.shape)) for v in self.G.weights]
         gs = [(_strip_root(v.path), tuple(v.shape)) for v in self.Gs.weights]
         if g != gs or self.Gs.family != self.G.family:
@@ -190,11 +188,7 @@ class StyleGAN(keras.Model):
 
     def compile(self, G_optimizer, D_optimizer, steps_per_execution=1, jit_compile=False):
         """Sets and builds the two optimizers (Keras's own `optimizer` stays None)."""
-        if steps_per_execution > 1 and (self.d_lazy or self.g_lazy):
-            raise ValueError(
-                "steps_per_execution > 1 cannot be combined with lazy regularization "
-                "(D_reg_interval or G_reg_interval > 1): each step's phases are chosen "
-                "on the host. Use steps_per_execution 1.")
+        rules.check_steps_per_execution(steps_per_execution, self.d_lazy or self.g_lazy)
         super().compile(optimizer=None, steps_per_execution=steps_per_execution,
                         jit_compile=jit_compile)
         self.G_opt, self.D_opt = G_optimizer, D_optimizer
@@ -454,15 +448,6 @@ class StyleGAN(keras.Model):
         s["pl_penalty"] = tf.reduce_sum(penalty) / global_m
         return tf.reduce_sum(penalty) * weight / global_m
 
-    def _check_pl_batch(self, n):
-        """The path-length batch is the per-replica batch `n` / pl_batch_shrink: reject
-        a batch it does not divide (it would silently drop images unevenly)."""
-        if self.pl_weight and n is not None and n % self.pl_batch_shrink:
-            raise ValueError(
-                f"The per-replica minibatch ({n}) must be a multiple of pl_batch_shrink "
-                f"({self.pl_batch_shrink}) for path-length regularization: change the "
-                "minibatch or pl_batch_shrink.")
-
     # The step ----------------------------------------------------------------
     def train_step(self, data, phases=None):
         """One minibatch: the phases of `phases` (default: those of step 0's
@@ -472,7 +457,8 @@ class StyleGAN(keras.Model):
             labels = None
         phases = phases or Phases(False, False)
         ctx = tf.distribute.get_replica_context()
-        self._check_pl_batch(reals.shape[0])
+        if reals.shape[0] is not None:
+            rules.check_pl_batch(reals.shape[0], self.pl_batch_shrink, self.pl_weight)
         n = tf.shape(reals)[0]
         rid = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
         rep = dict(n=n, global_n=n * ctx.num_replicas_in_sync, offset=rid * n)

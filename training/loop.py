@@ -29,7 +29,7 @@ import keras
 import numpy as np
 
 from training import configs as configs_lib
-from training import distribute
+from training import distribute, rules
 
 CHECKPOINT_DIR = "checkpoints"
 TENSORBOARD_DIR = "logs"
@@ -171,12 +171,8 @@ class Run:
                 f"The per-replica minibatch at {seg.resolution} px is {per_replica}, not a "
                 f"multiple of the minibatch-stddev group size {group}: change "
                 "minibatch_base/minibatch_dict or the number of GPUs.")
-        shrink = int(cfg["pl_batch_shrink"])
-        if cfg["pl_weight"] and per_replica % shrink:
-            raise ValueError(
-                f"The per-replica minibatch at {seg.resolution} px is {per_replica}, not a "
-                f"multiple of pl_batch_shrink {shrink} (path-length regularization): change "
-                "the minibatch or pl_batch_shrink.")
+        rules.check_pl_batch(per_replica, cfg["pl_batch_shrink"], cfg["pl_weight"],
+                             where=f" at {seg.resolution} px")
 
     def restore(self, resume="auto"):
         """Restores the newest checkpoint of the run directory (see `train`)."""
