@@ -334,8 +334,8 @@ def _pad(x, batch):
 def generate_command(args):
     """`keras-stylegan generate --network MODEL.tflite ...` (see that command)."""
     from keras_stylegan.cli import CommandError
-    from keras_stylegan.generate import (
-        class_labels, image_grid, latents_from_seeds, parse_seeds, save_png)
+    from keras_stylegan.commands.generate import plan, write_images
+    from keras_stylegan.generate import latents_from_seeds, parse_seeds
 
     seeds = parse_seeds(args.seeds)
     if not os.path.isfile(args.network):
@@ -352,13 +352,7 @@ def generate_command(args):
         raise CommandError(
             f"{args.network} has the stored noise maps built in (exported with --noise "
             "const): use --noise-mode const, or re-export with --noise input")
-    if gen.label_size and args.class_idx is None:
-        raise CommandError(f"the network is conditional ({gen.label_size} classes): pass --class")
-    labels = class_labels(args.class_idx, gen.label_size, len(seeds)) if gen.label_size else None
-    z = latents_from_seeds(seeds, gen.z_dim)
-    _, images = gen(z, truncation_psi=args.trunc, labels=labels, seeds=seeds)
-    for seed, img in zip(seeds, images):
-        save_png(img, os.path.join(args.outdir, f"seed{seed:04d}.png"))
-    if args.grid:
-        save_png(image_grid(images), os.path.join(args.outdir, "grid.png"))
-    print(f"Wrote {len(seeds)} image(s) to {args.outdir}")
+    plan_seeds, labels, names = plan(args, seeds, gen.label_size)
+    z = latents_from_seeds(plan_seeds, gen.z_dim)
+    _, images = gen(z, truncation_psi=args.trunc, labels=labels, seeds=plan_seeds)
+    write_images(args, images, names, len(seeds))

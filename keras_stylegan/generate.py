@@ -119,6 +119,39 @@ def class_labels(class_idx, label_size, n):
     return labels
 
 
+def seed_class_plan(seeds, classes, label_size):
+    """What a generate command draws: every seed for each class in turn.
+
+    Args:
+        seeds: list of ints.
+        classes: list of class indices, or None for an unconditional network.
+        label_size: the network's label size (0: unconditional).
+
+    Returns:
+        (seeds, labels, names): the seed of each image, its one-hot labels
+        [N, label_size] (None when unconditional) and its file name
+        (`seedSSSS.png`; `classC-seedSSSS.png` when several classes are asked
+        for, so that a grid with `cols=len(seeds)` has one row per class).
+
+    >>> s, labels, names = seed_class_plan([3, 4], [0, 2], 3)
+    >>> s, labels.argmax(1).tolist(), names[2]
+    ([3, 4, 3, 4], [0, 0, 2, 2], 'class2-seed0003.png')
+    """
+    if not label_size:
+        if classes is not None:
+            raise ValueError("the network is unconditional: leave out --class")
+        return list(seeds), None, [f"seed{s:04d}.png" for s in seeds]
+    if not classes:
+        raise ValueError(f"the network is conditional ({label_size} classes): pass --class, "
+                         f"e.g. --class 0 or --class 0-{label_size - 1} (a grid row per class)")
+    labels = np.concatenate([class_labels(c, label_size, len(seeds)) for c in classes])
+    if len(classes) == 1:
+        names = [f"seed{s:04d}.png" for s in seeds]
+    else:
+        names = [f"class{c}-seed{s:04d}.png" for c in classes for s in seeds]
+    return list(seeds) * len(classes), labels, names
+
+
 def image_grid(images, cols=None, scale=1):
     """Tiles uint8 NHWC images into one [rows*H*scale, cols*W*scale, C] image.
 

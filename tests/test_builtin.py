@@ -102,6 +102,23 @@ def test_labels_layout():
     assert builtin.LABEL_NAMES[15:] == ("size", "x", "y")
 
 
+def test_labels_of_some_factors_are_those_columns():
+    """labels(factors=...) keeps exactly the full layout's columns of those factors."""
+    shapes = builtin.BuiltinShapes(num_images=50)
+    full = shapes.labels()
+    for names in ("shape", "size", "color,x", ["y", "background"]):
+        chosen = builtin.check_factor_names(names)
+        columns = [i for i, label in enumerate(builtin.LABEL_NAMES)
+                   if label.split("=")[0] in chosen]
+        np.testing.assert_array_equal(shapes.labels(factors=names), full[:, columns])
+        assert builtin.label_names(names) == tuple(builtin.LABEL_NAMES[i] for i in columns)
+    assert shapes.labels(factors="shape").shape == (50, 5)
+    with pytest.raises(ValueError, match=r"Unknown built-in label factor\(s\) \['shap'\]"):
+        shapes.labels(factors="shap")
+    with pytest.raises(ValueError, match="choose from shape, color"):
+        builtin.check_factor_names([])
+
+
 def test_factors_are_independent_and_cover_their_ranges():
     f = builtin.sample_factors(np.arange(6000), seed=0)
     for name, values in builtin.CATEGORICAL.items():

@@ -68,6 +68,28 @@ def test_generate_conditional_needs_class(tmp_path):
     assert len(os.listdir(tmp_path)) == 2
 
 
+def test_generate_a_grid_row_per_class(tmp_path):
+    """--class 0-2: every seed for each class, `classC-seedS.png`, a grid row per
+    class; each image equals the one-class command's image."""
+    pkl = str(load_fixture("sg1_r32_cond")[0])
+    many, one = tmp_path / "many", tmp_path / "one"
+    assert cli.main(["generate", "--network", pkl, "--seeds", "0-1", "--class", "0-2",
+                     "--grid", "--outdir", str(many)]) == 0
+    assert cli.main(["generate", "--network", pkl, "--seeds", "0-1", "--class", "2",
+                     "--outdir", str(one)]) == 0
+    names = sorted(os.listdir(many))
+    assert names == ["class0-seed0000.png", "class0-seed0001.png", "class1-seed0000.png",
+                     "class1-seed0001.png", "class2-seed0000.png", "class2-seed0001.png",
+                     "grid.png"]
+    read = lambda path: np.asarray(Image.open(path))  # noqa: E731
+    grid = read(many / "grid.png")
+    assert grid.shape == (3 * 32, 2 * 32, 3)
+    np.testing.assert_array_equal(read(many / "class2-seed0001.png"), read(one / "seed0001.png"))
+    np.testing.assert_array_equal(grid[64:, 32:], read(one / "seed0001.png"))
+    assert cli.main(["generate", "--network", pkl, "--class", "1-x",
+                     "--outdir", str(tmp_path)]) == 2
+
+
 def test_info(pkl, capsys):
     assert cli.main(["info", pkl]) == 0
     out = capsys.readouterr().out

@@ -14,6 +14,7 @@ import PIL.Image
 import pytest
 import tensorflow as tf
 
+from training import builtin
 from training.data import epoch_order, open_dataset
 from training.data.sources import NoLabelsError
 from training.data.tfrecords import TFRecordsWriter
@@ -298,6 +299,17 @@ def test_labels_from_dataset_json(folder, zipped, tmp_path):
     np.testing.assert_array_equal(ds.labels, np.eye(3)[np.arange(N) % 3])
     _, labels = _stream(ds, batch_size=N, shuffle=False, repeat=False)
     np.testing.assert_array_equal(labels, np.eye(3)[np.arange(N) % 3])
+
+
+def test_builtin_labels_of_chosen_factors(folder):
+    """use_labels="shape": the built-in dataset's stream carries the 5 shape columns;
+    factor names on any other source are a clear error."""
+    ds = open_dataset("builtin:64", resolution=16, use_labels="shape")
+    expected = builtin.BuiltinShapes(num_images=64).labels(factors="shape")
+    assert ds.label_size == 5 and ds.label_names == builtin.label_names("shape")
+    np.testing.assert_array_equal(ds.labels, expected)
+    with pytest.raises(ValueError, match="not the built-in dataset: use use_labels=True"):
+        open_dataset(folder[0], use_labels="shape")
 
 
 def test_tfrecords_labels(tfrecords):

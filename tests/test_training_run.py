@@ -150,6 +150,15 @@ def test_dry_run_prints_the_resolved_config(tmp_path, capsys):
     assert cfg["style_mixing_prob"] == 0.5 and cfg["resolution"] == 16
     assert "16 px fade-in" in text and "minibatch 16" in text
     assert not out.exists()
+    # --labels FACTORS: conditional on those built-in factors (label size 5 for shape).
+    assert cli.main(["train", "--data", "builtin:64", "--resolution", "16", "--config", "tiny",
+                     "--outdir", str(out), "--labels", "shape", "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    cfg = json.loads(text[:text.index("\nSchedule")])
+    assert (cfg["use_labels"], cfg["label_size"]) == ("shape", 5)
+    assert cli.main(["train", "--data", "builtin:64", "--config", "tiny", "--outdir", str(out),
+                     "--labels", "hue", "--dry-run"]) == 2
+    assert "Unknown built-in label factor(s) ['hue']" in capsys.readouterr().err
 
 
 def test_cli_errors(tmp_path, capsys):

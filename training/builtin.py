@@ -28,6 +28,10 @@ Label layout (`LABEL_SIZE` = 18 floats, names in `LABEL_NAMES`)::
     [16]    x     rescaled to [0, 1] over POSITION_RANGE
     [17]    y     rescaled to [0, 1] over POSITION_RANGE
 
+Labels can also be restricted to some factors, in the same order: `labels(...,
+factors="shape")` gives the 5 shape columns only (conditional training on the
+shape, `keras-stylegan train --labels shape`).
+
 Example:
 
 >>> from training import builtin
@@ -127,14 +131,48 @@ def sample_factors(indices, seed=0):
     return factors
 
 
-def factors_to_labels(factors):
-    """Label vectors [N, LABEL_SIZE] float32 of a factor dict (layout in the module doc)."""
+def check_factor_names(names):
+    """`names` (a factor name, a comma-separated string, or a sequence) as a tuple
+    of factor names in `FACTOR_NAMES` order; None -> all factors."""
+    if names is None:
+        return FACTOR_NAMES
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in names if n not in FACTOR_NAMES]
+    if unknown or not names:
+        raise ValueError(f"Unknown built-in label factor(s) {unknown or list(names)}: choose "
+                         f"from {', '.join(FACTOR_NAMES)} (e.g. 'shape' or 'shape,color').")
+    return tuple(n for n in FACTOR_NAMES if n in names)
+
+
+def label_names(names=None):
+    """Names of the label columns of factors `names` (default: all, = `LABEL_NAMES`).
+
+    >>> label_names("shape")
+    ('shape=circle', 'shape=square', 'shape=triangle', 'shape=diamond', 'shape=plus')
+    """
+    names = check_factor_names(names)
+    return tuple(label for label in LABEL_NAMES if label.split("=")[0] in names)
+
+
+def factors_to_labels(factors, names=None):
+    """Label vectors [N, L] float32 of a factor dict: one-hot columns for the
+    categorical factors and [0, 1] values for the continuous ones, in the layout
+    of the module doc, restricted to factors `names` (default: all, L = 18).
+
+    >>> f = sample_factors([0, 1, 2])
+    >>> factors_to_labels(f, "shape").argmax(axis=1).tolist() == f["shape"].tolist()
+    True
+    """
+    names = check_factor_names(names)
     parts = []
     for name, values in CATEGORICAL.items():
-        parts.append(np.eye(len(values), dtype=np.float32)[np.asarray(factors[name])])
+        if name in names:
+            parts.append(np.eye(len(values), dtype=np.float32)[np.asarray(factors[name])])
     for name, (lo, hi) in CONTINUOUS.items():
-        value = (np.asarray(factors[name], np.float64) - lo) / (hi - lo)
-        parts.append(value.astype(np.float32)[:, None])
+        if name in names:
+            value = (np.asarray(factors[name], np.float64) - lo) / (hi - lo)
+            parts.append(value.astype(np.float32)[:, None])
     return np.concatenate(parts, axis=1)
 
 
@@ -233,9 +271,10 @@ class BuiltinShapes:
             indices = np.arange(self.num_images)
         return sample_factors(self._indices(indices), self.seed)
 
-    def labels(self, indices=None):
-        """Label vectors [N, LABEL_SIZE] float32 of `indices` (default: all images)."""
-        return factors_to_labels(self.factors(indices))
+    def labels(self, indices=None, factors=None):
+        """Label vectors [N, L] float32 of `indices` (default: all images) for the
+        factors `factors` (default: all, L = LABEL_SIZE; e.g. "shape": L = 5)."""
+        return factors_to_labels(self.factors(indices), factors)
 
     def images(self, indices, resolution=DEFAULT_RESOLUTION):
         """uint8 images [N, R, R, 3] of `indices` drawn at `resolution`."""

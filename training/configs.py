@@ -35,7 +35,7 @@ DEFAULTS = dict(
     # Data.
     data="builtin",
     resolution=None,            # None: the dataset's own
-    use_labels=False,
+    use_labels=False,           # True, or built-in factor names: "shape", "shape,color"
     max_images=None,
     mirror_augment=False,
     # Networks: extra Generator / Discriminator kwargs (resolution, channels

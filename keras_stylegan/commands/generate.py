@@ -20,8 +20,9 @@ def add_arguments(p):
                    help="truncate only the first N style layers (default: the network's)")
     p.add_argument("--noise-mode", choices=("const", "random", "none"), default="const",
                    help="per-pixel noise: stored maps, fresh noise, or none (default const)")
-    p.add_argument("--class", dest="class_idx", type=int, default=None,
-                   help="class index for conditional networks")
+    p.add_argument("--class", dest="class_idx", default=None, metavar="CLASSES",
+                   help="class index for conditional networks; several ('0-4') draw every "
+                   "seed for each class, one grid row per class")
     p.add_argument("--grid", action="store_true", help="also write grid.png")
     p.add_argument("--grid-scale", type=int, default=1, metavar="N",
                    help="enlarge the grid's pixels N times (nearest; for small images)")
@@ -31,8 +32,7 @@ def add_arguments(p):
 
 def run(args):
     from keras_stylegan.cli import CommandError
-    from keras_stylegan.generate import (
-        ImageGenerator, class_labels, image_grid, parse_seeds, save_png)
+    from keras_stylegan.generate import ImageGenerator, parse_seeds
     from keras_stylegan.loading import load_generator
 
     if args.network.endswith(".tflite"):  # a LiteRT model from `keras-stylegan export`
@@ -44,16 +44,33 @@ def run(args):
     if args.grid_scale < 1:
         raise CommandError("--grid-scale must be >= 1")
     G = load_generator(args.network)
-    if G.label_size and args.class_idx is None:
-        raise CommandError(f"the network is conditional ({G.label_size} classes): pass --class")
-    labels = class_labels(args.class_idx, G.label_size, len(seeds)) if G.label_size else None
+    plan_seeds, labels, names = plan(args, seeds, G.label_size)
     cutoff = "default" if args.trunc_cutoff is None else args.trunc_cutoff
     gen = ImageGenerator(G, truncation_psi=args.trunc, truncation_cutoff=cutoff,
                          noise_mode=args.noise_mode)
-    images = gen.from_seeds(seeds, labels=labels, batch_size=args.batch)
-    for seed, img in zip(seeds, images):
-        save_png(img, os.path.join(args.outdir, f"seed{seed:04d}.png"))
+    images = gen.from_seeds(plan_seeds, labels=labels, batch_size=args.batch)
+    write_images(args, images, names, len(seeds))
+
+
+def plan(args, seeds, label_size):
+    """(seeds, labels, file names) of `--seeds`/`--class` for a network with `label_size`."""
+    from keras_stylegan.cli import CommandError
+    from keras_stylegan.generate import parse_seeds, seed_class_plan
+    try:
+        classes = None if args.class_idx is None else parse_seeds(args.class_idx)
+        return seed_class_plan(seeds, classes, label_size)
+    except ValueError as e:
+        raise CommandError(str(e).replace("seed range", "class range")) from None
+
+
+def write_images(args, images, names, num_seeds):
+    """One PNG per image, and with --grid `grid.png` (a row per class when the
+    images are several classes of `num_seeds` seeds each)."""
+    from keras_stylegan.generate import image_grid, save_png
+    for name, img in zip(names, images):
+        save_png(img, os.path.join(args.outdir, name))
     if args.grid:
-        save_png(image_grid(images, scale=args.grid_scale),
+        cols = num_seeds if len(names) > num_seeds else None
+        save_png(image_grid(images, cols=cols, scale=args.grid_scale),
                  os.path.join(args.outdir, "grid.png"))
-    print(f"Wrote {len(seeds)} image(s) to {args.outdir}")
+    print(f"Wrote {len(names)} image(s) to {args.outdir}")

@@ -54,7 +54,9 @@ def add_arguments(p):
     g = p.add_argument_group("data and model")
     g.add_argument("--resolution", type=int, default=None, help="train at this resolution "
                    "(the dataset is downsampled)")
-    g.add_argument("--labels", action="store_true", help="conditional training on the labels")
+    g.add_argument("--labels", nargs="?", const=True, default=None, metavar="FACTORS",
+                   help="conditional training on the dataset's labels; for the built-in "
+                   "dataset optionally only some factors, e.g. --labels shape")
     g.add_argument("--mirror", action="store_true", help="random left-right mirroring")
     g.add_argument("--max-images", type=int, default=None, help="use the first N images")
     g.add_argument("--no-growing", action="store_true",
@@ -99,7 +101,7 @@ def build_config(args):
                   snap_kimg=args.snap, checkpoint_kimg=args.checkpoint_kimg,
                   keep_checkpoints=args.keep, tick_kimg=args.tick)
     overrides.update({k: v for k, v in simple.items() if v is not None})
-    for flag, key, value in ((args.labels, "use_labels", True),
+    for flag, key, value in ((args.labels, "use_labels", args.labels),
                              (args.mirror, "mirror_augment", True),
                              (args.no_growing, "progressive", False),
                              (args.mixed_precision, "mixed_precision", True),

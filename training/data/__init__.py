@@ -78,6 +78,10 @@ def _open_source(source, resolution, use_labels, max_images, label_file):
         if max_images is not None:
             count = min(count, max_images)
         return BuiltinSource(count, resolution, use_labels)
+    if use_labels not in (False, True, None):
+        raise ValueError(f"use_labels={use_labels!r} names built-in factors, but {source!r} is "
+                         "not the built-in dataset: use use_labels=True (--labels) to load its "
+                         "labels.")
     if not os.path.exists(source):
         raise FileNotFoundError(
             f"Dataset source {source!r} does not exist. Expected 'builtin', 'builtin:N', a "
@@ -106,7 +110,9 @@ def open_dataset(source, resolution=None, use_labels=False, max_images=None, lab
             (built-in: 32; image files: the largest power of two <= the most
             common size; TFRecords: the largest level).
         use_labels: bool. True loads labels (dataset.json, NAME-rxx.labels,
-            or the built-in factors) and fails if there are none.
+            or the built-in factors) and fails if there are none. The
+            built-in dataset also takes factor names ("shape", "shape,color"
+            or a list): labels of those factors only.
         max_images: int or None; keeps the first `max_images` images.
         label_file: optional path of a dataset.json to use instead of the one
             inside a folder/ZIP source (names relative to the source).
@@ -120,6 +126,8 @@ def open_dataset(source, resolution=None, use_labels=False, max_images=None, lab
     >>> ds = open_dataset("builtin:2000", use_labels=True)
     >>> ds.label_size
     18
+    >>> open_dataset("builtin:2000", use_labels="shape").label_size
+    5
     """
     if max_images is not None and int(max_images) <= 0:
         raise ValueError(f"`max_images` must be > 0 or None. Received: max_images={max_images}")

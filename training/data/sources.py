@@ -70,9 +70,10 @@ class BuiltinSource(Source):
         self.resolution = image_ops.check_resolution(
             resolution or builtin.DEFAULT_RESOLUTION, maximum=1024)
         self.factors = self.shapes.factors()
-        if use_labels:
-            self.labels = builtin.factors_to_labels(self.factors)
-            self.label_names = builtin.LABEL_NAMES
+        if use_labels:  # True: all factors; else factor names, e.g. "shape"
+            names = None if use_labels is True else use_labels
+            self.labels = builtin.factors_to_labels(self.factors, names)
+            self.label_names = builtin.label_names(names)
 
     def render(self, index):
         """uint8 [R, R, 3] image `index` (NumPy)."""
