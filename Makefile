@@ -24,7 +24,7 @@ test: $(STAMP)
 # result, then export it, serve it briefly and fetch a PNG from the server.
 demo: $(STAMP)
 	$(VENV)/bin/keras-stylegan train --data builtin --config cpu-demo --outdir runs/demo
-	$(VENV)/bin/keras-stylegan generate --network runs/demo --seeds 0-35 --trunc 0.7 \
+	$(VENV)/bin/keras-stylegan generate --network runs/demo --seeds 0-9 --class 0-4 \
 		--grid --grid-scale 4 --outdir runs/demo/generated
 	PYTHON=$(PY) bash export/demo.sh runs/demo runs/demo/served
 	@echo "Training grids: runs/demo/fakes*.png   generated: runs/demo/generated/grid.png"
