@@ -145,10 +145,8 @@ def seed_class_plan(seeds, classes, label_size):
         raise ValueError(f"the network is conditional ({label_size} classes): pass --class, "
                          f"e.g. --class 0 or --class 0-{label_size - 1} (a grid row per class)")
     labels = np.concatenate([class_labels(c, label_size, len(seeds)) for c in classes])
-    if len(classes) == 1:
-        names = [f"seed{s:04d}.png" for s in seeds]
-    else:
-        names = [f"class{c}-seed{s:04d}.png" for c in classes for s in seeds]
+    prefix = (lambda c: "") if len(classes) == 1 else (lambda c: f"class{c}-")
+    names = [f"{prefix(c)}seed{s:04d}.png" for c in classes for s in seeds]
     return list(seeds) * len(classes), labels, names
 
 

@@ -88,6 +88,10 @@ def test_generate_a_grid_row_per_class(tmp_path):
     np.testing.assert_array_equal(grid[64:, 32:], read(one / "seed0001.png"))
     assert cli.main(["generate", "--network", pkl, "--class", "1-x",
                      "--outdir", str(tmp_path)]) == 2
+    unconditional = str(load_fixture("sg1_r32")[0])
+    assert cli.main(["generate", "--network", unconditional, "--class", "0",
+                     "--outdir", str(tmp_path / "u")]) == 2
+    assert not (tmp_path / "u").exists()
 
 
 def test_info(pkl, capsys):
