@@ -161,6 +161,43 @@ def test_bad_resolution_is_a_clear_error(resolution):
         builtin.BuiltinShapes(10).images([0], resolution)
 
 
+def test_fixed_factors_hold_and_the_others_are_the_full_sets():
+    """Fixing x, y and the background: those factors are constant in the factors and
+    in the pixels (centroid at the image centre, background colour in the corners);
+    every other factor is the full set's, image by image."""
+    fixed = {"x": 0.5, "y": 0.5, "background": "black"}
+    full = builtin.BuiltinShapes(num_images=40, seed=2).factors()
+    shapes = builtin.BuiltinShapes(num_images=40, seed=2, fixed=fixed)
+    factors, images = shapes.factors(), shapes.images(np.arange(40), resolution=RES)
+    for name in ("shape", "color", "size"):
+        np.testing.assert_array_equal(factors[name], full[name])
+    assert (factors["x"] == 0.5).all() and (factors["y"] == 0.5).all()
+    assert (factors["background"] == 0).all()
+    bg = builtin.BACKGROUNDS["black"]
+    ys, xs = np.mgrid[0:RES, 0:RES] + 0.5
+    for i, image in enumerate(images):
+        np.testing.assert_array_equal(image[0, 0], bg)
+        alpha = _coverage(image, list(builtin.COLORS.values())[factors["color"][i]], bg)
+        shape = builtin.SHAPES[factors["shape"][i]]
+        below = factors["size"][i] * RES / 3 if shape == "triangle" else 0.0
+        assert abs((alpha * xs).sum() / alpha.sum() - RES / 2) < 0.1, (i, shape)
+        assert abs((alpha * ys).sum() / alpha.sum() - RES / 2 - below) < 0.1, (i, shape)
+    np.testing.assert_array_equal(shapes.labels(factors="x"), np.full([40, 1], 0.5, np.float32))
+
+
+@pytest.mark.parametrize("fixed, message", [
+    ({"angle": 0.5}, "unknown built-in factor 'angle'"),
+    ({"x": 0.9}, r"x=0.9 must be a number in \[0.34, 0.66\]"),
+    ({"x": "middle"}, "must be a number"),
+    ({"shape": "star"}, "must be one of circle, square"),
+    ({"color": 6}, r"index 0-5"),
+    ("x=0.5", "must be a dict"),
+])
+def test_bad_fixed_factors_are_clear_errors(fixed, message):
+    with pytest.raises(ValueError, match=message):
+        builtin.BuiltinShapes(10, fixed=fixed)
+
+
 def test_bad_counts_and_indices_are_clear_errors():
     with pytest.raises(ValueError, match="num_images > 0"):
         builtin.BuiltinShapes(0)

@@ -312,6 +312,19 @@ def test_builtin_labels_of_chosen_factors(folder):
         open_dataset(folder[0], use_labels="shape")
 
 
+def test_builtin_with_fixed_factors(folder):
+    """builtin_fixed: the stream draws the fixed-factor set's images; on any other
+    source it is a clear error."""
+    fixed = {"x": 0.5, "y": 0.5}
+    ds = open_dataset("builtin:32", resolution=16, builtin_fixed=fixed)
+    images, _ = _stream(ds, batch_size=32, shuffle=False, repeat=False)
+    expected = builtin.BuiltinShapes(num_images=32, fixed=fixed).images(np.arange(32), 16)
+    np.testing.assert_array_equal(images, _float(expected))
+    assert not np.array_equal(expected, builtin.BuiltinShapes(32).images(np.arange(32), 16))
+    with pytest.raises(ValueError, match="not the built-in dataset: remove builtin_fixed"):
+        open_dataset(folder[0], builtin_fixed=fixed)
+
+
 def test_tfrecords_labels(tfrecords):
     ds = open_dataset(tfrecords, use_labels=True)
     np.testing.assert_array_equal(ds.labels, np.eye(4)[np.arange(N) % 4])

@@ -159,6 +159,14 @@ def test_dry_run_prints_the_resolved_config(tmp_path, capsys):
     assert cli.main(["train", "--data", "builtin:64", "--config", "tiny", "--outdir", str(out),
                      "--labels", "hue", "--dry-run"]) == 2
     assert "Unknown built-in label factor(s) ['hue']" in capsys.readouterr().err
+    # builtin_fixed: factors held fixed (cpu-demo centres its objects); bad ones are errors.
+    assert cli.main(["train", "--data", "builtin:64", "--config", "tiny", "--outdir", str(out),
+                     "--set", 'builtin_fixed={"x": 0.5, "y": 0.5}', "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert json.loads(text[:text.index("\nSchedule")])["builtin_fixed"] == {"x": 0.5, "y": 0.5}
+    assert cli.main(["train", "--data", "builtin:64", "--config", "tiny", "--outdir", str(out),
+                     "--set", 'builtin_fixed={"x": 0.9}', "--dry-run"]) == 2
+    assert "x=0.9 must be a number in [0.34, 0.66]" in capsys.readouterr().err
 
 
 def test_cli_errors(tmp_path, capsys):

@@ -32,6 +32,11 @@ Labels can also be restricted to some factors, in the same order: `labels(...,
 factors="shape")` gives the 5 shape columns only (conditional training on the
 shape, `keras-stylegan train --labels shape`).
 
+Factors can be held fixed: `BuiltinShapes(fixed={"x": 0.5, "y": 0.5})` draws
+every object centred (config key `builtin_fixed`; the `cpu-demo` config does
+this). The other factors of image `i` stay those of the full set, since each
+factor has its own random stream.
+
 Example:
 
 >>> from training import builtin
@@ -103,12 +108,53 @@ def _check_indices(indices):
     return indices
 
 
-def sample_factors(indices, seed=0):
+def check_fixed(fixed):
+    """`fixed` ({factor: value} or None) checked and normalised: categorical
+    values as indices (a name such as "square" or an index), continuous values
+    as floats inside the factor's range.
+
+    >>> check_fixed({"x": 0.5, "shape": "square"})
+    {'x': 0.5, 'shape': 1}
+    """
+    if fixed is not None and not isinstance(fixed, dict):
+        raise ValueError("Fixed built-in factors must be a dict {factor: value}, e.g. "
+                         f'{{"x": 0.5, "y": 0.5}}. Received: {fixed!r}')
+    out = {}
+    for name, value in (fixed or {}).items():
+        if name in CATEGORICAL:
+            out[name] = _category_index(name, value)
+        elif name in CONTINUOUS:
+            lo, hi = CONTINUOUS[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                    or not lo <= float(value) <= hi:
+                raise ValueError(f"Fixed built-in factor {name}={value!r} must be a number in "
+                                 f"[{lo}, {hi}] (fractions of the image side).")
+            out[name] = float(value)
+        else:
+            raise ValueError(f"Cannot fix unknown built-in factor {name!r}: choose from "
+                             f"{', '.join(FACTOR_NAMES)} (e.g. {{'x': 0.5, 'y': 0.5}}).")
+    return out
+
+
+def _category_index(name, value):
+    values = CATEGORICAL[name]
+    if isinstance(value, str) and value in values:
+        return values.index(value)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) \
+            and 0 <= value < len(values):
+        return int(value)
+    raise ValueError(f"Fixed built-in factor {name}={value!r} must be one of "
+                     f"{', '.join(values)} (or its index 0-{len(values) - 1}).")
+
+
+def sample_factors(indices, seed=0, fixed=None):
     """The raw factors of images `indices` of built-in set `seed`.
 
     Args:
         indices: int or sequence of ints >= 0.
         seed: int, which built-in set.
+        fixed: optional {factor: value} held fixed (see `check_fixed`); the
+            other factors are the same as without it.
 
     Returns:
         dict with int64 arrays `shape`, `color`, `background` (indices into
@@ -128,6 +174,8 @@ def sample_factors(indices, seed=0):
         factors[name] = np.minimum((u * len(values)).astype(np.int64), len(values) - 1)
     for stream, (name, (lo, hi)) in enumerate(CONTINUOUS.items(), start=len(CATEGORICAL)):
         factors[name] = lo + (hi - lo) * _uniform(seed, indices, stream)
+    for name, value in check_fixed(fixed).items():
+        factors[name] = np.full(indices.shape, value, factors[name].dtype)
     return factors
 
 
@@ -243,20 +291,26 @@ class BuiltinShapes:
     Args:
         num_images: int > 0, the images are indices 0..num_images-1.
         seed: int, which set (the default 0 is the project's built-in dataset).
+        fixed: optional {factor: value} held fixed in every image, e.g.
+            `{"x": 0.5, "y": 0.5}` for centred objects (see `check_fixed`).
 
     Example:
 
     >>> shapes = BuiltinShapes(num_images=100)
     >>> shapes.images([0], resolution=64).shape
     (1, 64, 64, 3)
+    >>> centred = BuiltinShapes(num_images=100, fixed={"x": 0.5, "y": 0.5})
+    >>> float(centred.factors([7])["x"][0])
+    0.5
     """
 
-    def __init__(self, num_images=DEFAULT_NUM_IMAGES, seed=0):
+    def __init__(self, num_images=DEFAULT_NUM_IMAGES, seed=0, fixed=None):
         if int(num_images) <= 0:
             raise ValueError("The built-in dataset needs num_images > 0 (use 'builtin:N'). "
                              f"Received: num_images={num_images}")
         self.num_images = int(num_images)
         self.seed = int(seed)
+        self.fixed = check_fixed(fixed)
 
     def _indices(self, indices):
         indices = _check_indices(indices)
@@ -269,7 +323,7 @@ class BuiltinShapes:
         """Raw factors (see `sample_factors`) of `indices` (default: all images)."""
         if indices is None:
             indices = np.arange(self.num_images)
-        return sample_factors(self._indices(indices), self.seed)
+        return sample_factors(self._indices(indices), self.seed, self.fixed)
 
     def labels(self, indices=None, factors=None):
         """Label vectors [N, L] float32 of `indices` (default: all images) for the

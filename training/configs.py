@@ -37,6 +37,7 @@ DEFAULTS = dict(
     resolution=None,            # None: the dataset's own
     use_labels=False,           # True, or built-in factor names: "shape", "shape,color"
     max_images=None,
+    builtin_fixed=None,         # built-in only: factors held fixed, e.g. {"x": 0.5, "y": 0.5}
     mirror_augment=False,
     # Networks: extra Generator / Discriminator kwargs (resolution, channels
     # and label size come from the data). Empty = NVIDIA's full size.

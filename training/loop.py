@@ -343,7 +343,8 @@ def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=p
     if dataset is None:
         from training.data import open_dataset
         dataset = open_dataset(cfg["data"], resolution=cfg["resolution"],
-                               use_labels=cfg["use_labels"], max_images=cfg["max_images"])
+                               use_labels=cfg["use_labels"], max_images=cfg["max_images"],
+                               builtin_fixed=cfg.get("builtin_fixed"))
     resolved = configs_lib.resolve(cfg, dataset.resolution, dataset.num_channels,
                                    dataset.label_size, strategy.num_replicas_in_sync)
     resolved["strategy"] = distribute.describe(strategy)

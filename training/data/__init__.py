@@ -71,13 +71,16 @@ def _parse_builtin(source):
     return None
 
 
-def _open_source(source, resolution, use_labels, max_images, label_file):
+def _open_source(source, resolution, use_labels, max_images, label_file, builtin_fixed):
     source = os.fspath(source)
     count = _parse_builtin(source)
     if count is not None:
         if max_images is not None:
             count = min(count, max_images)
-        return BuiltinSource(count, resolution, use_labels)
+        return BuiltinSource(count, resolution, use_labels, builtin_fixed)
+    if builtin_fixed:
+        raise ValueError(f"builtin_fixed={builtin_fixed!r} holds built-in factors fixed, but "
+                         f"{source!r} is not the built-in dataset: remove builtin_fixed.")
     if use_labels not in (False, True, None):
         raise ValueError(f"use_labels={use_labels!r} names built-in factors, but {source!r} is "
                          "not the built-in dataset: use use_labels=True (--labels) to load its "
@@ -99,7 +102,8 @@ def _open_source(source, resolution, use_labels, max_images, label_file):
                      "NAME-rNN.tfrecords file.")
 
 
-def open_dataset(source, resolution=None, use_labels=False, max_images=None, label_file=None):
+def open_dataset(source, resolution=None, use_labels=False, max_images=None, label_file=None,
+                 builtin_fixed=None):
     """Opens a training dataset.
 
     Args:
@@ -116,6 +120,8 @@ def open_dataset(source, resolution=None, use_labels=False, max_images=None, lab
         max_images: int or None; keeps the first `max_images` images.
         label_file: optional path of a dataset.json to use instead of the one
             inside a folder/ZIP source (names relative to the source).
+        builtin_fixed: built-in dataset only: {factor: value} held fixed in
+            every image, e.g. `{"x": 0.5, "y": 0.5}` (centred objects).
 
     Returns:
         An `ImageDataset`.
@@ -134,7 +140,7 @@ def open_dataset(source, resolution=None, use_labels=False, max_images=None, lab
     if resolution is not None:
         resolution = image_ops.check_resolution(resolution)
     src = _open_source(os.path.expanduser(os.fspath(source)), resolution, use_labels,
-                       max_images, label_file)
+                       max_images, label_file, builtin_fixed)
     return ImageDataset(src)
 
 

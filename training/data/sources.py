@@ -58,12 +58,13 @@ class Source:
 
 # --------------------------------------------------------------------------- built-in
 class BuiltinSource(Source):
-    """`builtin` / `builtin:N`: the procedural shapes of `training.builtin`."""
+    """`builtin` / `builtin:N`: the procedural shapes of `training.builtin`
+    (with `fixed`: some factors held fixed, see `BuiltinShapes`)."""
 
     kind = "builtin"
 
-    def __init__(self, num_images, resolution=None, use_labels=False):
-        self.shapes = builtin.BuiltinShapes(num_images)
+    def __init__(self, num_images, resolution=None, use_labels=False, fixed=None):
+        self.shapes = builtin.BuiltinShapes(num_images, fixed=fixed)
         self.name = "builtin"
         self.path = f"builtin:{num_images}"
         self.num_images = self.shapes.num_images
