@@ -321,7 +321,7 @@ def test_builtin_with_fixed_factors(folder):
     expected = builtin.BuiltinShapes(num_images=32, fixed=fixed).images(np.arange(32), 16)
     np.testing.assert_array_equal(images, _float(expected))
     assert not np.array_equal(expected, builtin.BuiltinShapes(32).images(np.arange(32), 16))
-    with pytest.raises(ValueError, match="not the built-in dataset: remove builtin_fixed"):
+    with pytest.raises(ValueError, match=r"built-in dataset: remove it \(--set builtin_fixed=null"):
         open_dataset(folder[0], builtin_fixed=fixed)
 
 

@@ -115,7 +115,7 @@ CONFIGS = {
         total_kimg=600, snap_kimg=20.0, reset_opt_for_new_lod=False),
     "cpu-demo": dict(
         description="The `make demo` run: small networks trained on the built-in shapes "
-                    "at 16 px (8 -> 16 px) on a 2-core CPU in about 7 minutes, conditional "
+                    "at 16 px (8 -> 16 px) on a 2-core CPU in about 8.5 minutes, conditional "
                     "on the shape label (generate --class 0-4: a row per shape), objects "
                     "centred (builtin_fixed x = y = 0.5; shape, colour, size and background "
                     "vary). Deviations from the paper for speed at this scale: pixel norm "

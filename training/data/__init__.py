@@ -80,7 +80,8 @@ def _open_source(source, resolution, use_labels, max_images, label_file, builtin
         return BuiltinSource(count, resolution, use_labels, builtin_fixed)
     if builtin_fixed:
         raise ValueError(f"builtin_fixed={builtin_fixed!r} holds built-in factors fixed, but "
-                         f"{source!r} is not the built-in dataset: remove builtin_fixed.")
+                         f"{source!r} is not the built-in dataset: remove it "
+                         "(--set builtin_fixed=null).")
     if use_labels not in (False, True, None):
         raise ValueError(f"use_labels={use_labels!r} names built-in factors, but {source!r} is "
                          "not the built-in dataset: use use_labels=True (--labels) to load its "
