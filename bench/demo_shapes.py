@@ -28,7 +28,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tables import Column, markdown  # noqa: E402  (bench/tables.py)
-from keras_stylegan.generate import ImageGenerator  # noqa: E402
+from keras_stylegan.generate import ImageGenerator, class_labels  # noqa: E402
 from keras_stylegan.loading import find_snapshot, load_generator  # noqa: E402
 from training import builtin  # noqa: E402
 
@@ -61,14 +61,13 @@ def train_classifier(resolution, num_train=30000, num_test=2000, epochs=4):
 def confusion(G, classifier, per_class, seed=123):
     """[5, 5] counts: row = the shape asked for, column = the shape the classifier sees."""
     if G.label_size != len(builtin.SHAPES):
-        raise SystemExit(f"The network has {G.label_size} label columns; this check needs a "
+        raise ValueError(f"The network has {G.label_size} label columns; this check needs a "
                          "run conditional on the shape only (--labels shape).")
     gen = ImageGenerator(G)
     z = np.random.RandomState(seed).randn(per_class, G.z_dim).astype(np.float32)
     counts = np.zeros([len(builtin.SHAPES)] * 2, np.int64)
     for k in range(len(builtin.SHAPES)):
-        labels = np.zeros([per_class, len(builtin.SHAPES)], np.float32)
-        labels[:, k] = 1
+        labels = class_labels(k, G.label_size, per_class)
         images = np.concatenate([gen(z[i:i + 50], labels[i:i + 50])[1]
                                  for i in range(0, per_class, 50)])
         seen = classifier.predict(_floats(images), verbose=0).argmax(axis=1)
