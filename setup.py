@@ -1,5 +1,19 @@
 from setuptools import find_packages, setup
 
+# The source tree keeps `training/` and `export/` beside `keras_stylegan/`, but
+# they install as `keras_stylegan.training` and `keras_stylegan.export`, so
+# nothing with a generic name lands at the top of site-packages (NVIDIA's
+# StyleGAN repositories ship a top-level `training` package of their own).
+MAPPED = {"keras_stylegan.training": "training", "keras_stylegan.export": "export"}
+
+
+def _packages():
+    packages = find_packages(include=["keras_stylegan", "keras_stylegan.*"])
+    for name, folder in MAPPED.items():
+        packages += [name] + [f"{name}.{sub}" for sub in find_packages(folder)]
+    return packages
+
+
 setup(
     name="keras-stylegan",
     version="0.1.0",
@@ -8,7 +22,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["keras_stylegan*", "training*", "export*"]),
+    packages=_packages(),
+    package_dir=MAPPED,
     install_requires=[
         "tensorflow==2.21.0",
         "keras>=3.15,<4",

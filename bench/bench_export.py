@@ -57,8 +57,8 @@ def bench_preset(name, batches, iters, warmup, threads, tmp):
     import numpy as np
     import tensorflow as tf
 
-    from export.savedmodel import export_savedmodel
-    from export.tflite import TFLiteGenerator, convert
+    from keras_stylegan.export.savedmodel import export_savedmodel
+    from keras_stylegan.export.tflite import TFLiteGenerator, convert
     from keras_stylegan import presets
 
     G = presets.generator(name)

@@ -62,8 +62,8 @@ def request(port, method, path, body=None, timeout=120):
 
 def prepare(preset, base, tflite_batch):
     """Exports `preset` to base/sg (SavedModel) and base/lite (TFLite); returns z_dim, labels."""
-    from export.savedmodel import export_savedmodel
-    from export.tflite import export_tflite
+    from keras_stylegan.export.savedmodel import export_savedmodel
+    from keras_stylegan.export.tflite import export_tflite
     from keras_stylegan import presets
     G = presets.generator(preset)
     export_savedmodel(G, base, name="sg")

@@ -67,7 +67,7 @@ MODES = ("eager", "function", "xla")
 # --------------------------------------------------------------------------- child: training
 def _config(name, resolution, batch, mode, total_steps):
     """The config of one training measurement (full resolution, fixed batch)."""
-    from training import configs
+    from keras_stylegan.training import configs
     return configs.get(
         name, data="builtin", resolution=resolution, progressive=False,
         minibatch_base=batch, minibatch_dict={}, minibatch_by_replicas=None,
@@ -104,7 +104,7 @@ def _num_params(model):
 
 def train_one(spec):
     """Builds and times one training configuration in this process; returns a dict."""
-    from training import loop
+    from keras_stylegan.training import loop
     warmup, steps = spec["warmup"], spec["steps"]
     cfg = _config(spec["config"], spec["resolution"], spec["batch"], spec["mode"],
                   1 + warmup + steps)
@@ -131,10 +131,10 @@ def train_one(spec):
 # --------------------------------------------------------------------------- child: data
 def _open_data(source, resolution, batch, tmp):
     """The dataset of a data measurement: the built-in set, or a ZIP written from it."""
-    from training.data import open_dataset
+    from keras_stylegan.training.data import open_dataset
     if source == "builtin":
         return open_dataset("builtin", resolution=resolution), None
-    from training.commands.dataset import write_zip
+    from keras_stylegan.cli.dataset import write_zip
     path = os.path.join(tmp, f"builtin-{resolution}.zip")
     t0 = time.perf_counter()
     write_zip(open_dataset(f"builtin:{max(1024, 8 * batch)}", resolution=resolution), path)
@@ -143,9 +143,9 @@ def _open_data(source, resolution, batch, tmp):
 
 def data_one(spec):
     """Times `Run._stream` alone (no training) for one source, resolution and batch."""
-    from training import loop
-    from training.configs import schedule_kwargs
-    from training.schedule import Schedule
+    from keras_stylegan.training import loop
+    from keras_stylegan.training.configs import schedule_kwargs
+    from keras_stylegan.training.schedule import Schedule
     res, batch = spec["resolution"], spec["batch"]
     with tempfile.TemporaryDirectory(prefix="bench-data-") as tmp:
         ds, write_s = _open_data(spec["source"], res, batch, tmp)
@@ -232,7 +232,7 @@ def _wait(proc, timeout):
 def _describe_config(name):
     """(channels label, full_size, lazy-regularization period) of a training config;
     raises ValueError for an unknown one."""
-    from training import configs
+    from keras_stylegan.training import configs
     cfg, small = configs.get(name), configs.get(CHANNEL_CONFIGS["small"])
     period = math.lcm(int(cfg.get("D_reg_interval", 1)), int(cfg.get("G_reg_interval", 1)))
     if not cfg["G_kwargs"] and not cfg["D_kwargs"]:
@@ -252,7 +252,7 @@ def _steps(args, full, period):
 
 def paper_batch(resolution):
     """NVIDIA's 1-GPU StyleGAN minibatch at `resolution` (8 at 256 px)."""
-    from training.configs import PAPER_MINIBATCH
+    from keras_stylegan.training.configs import PAPER_MINIBATCH
     base, table = PAPER_MINIBATCH[1]
     return table.get(resolution, base)
 

@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 from tables import Column, markdown  # noqa: E402  (bench/tables.py)
 from keras_stylegan.generate import ImageGenerator, class_labels  # noqa: E402
 from keras_stylegan.loading import find_snapshot, load_generator  # noqa: E402
-from training import builtin  # noqa: E402
+from keras_stylegan.training import builtin  # noqa: E402
 
 CLASSIFIER_SEED = 1
 

@@ -33,7 +33,7 @@ exported with non-fused modulated convolutions unless asked otherwise (see
 Example:
 
 >>> from keras_stylegan import presets
->>> from export.savedmodel import export_savedmodel
+>>> from keras_stylegan.export.savedmodel import export_savedmodel
 >>> G = presets.generator("stylegan-tiny-32")
 >>> path = export_savedmodel(G, "models", name="tiny")   # doctest: +SKIP
 >>> path                                                 # doctest: +SKIP
@@ -49,7 +49,7 @@ import tempfile
 
 import numpy as np
 
-from export.noise import seed_noise_tf
+from keras_stylegan.export.noise import seed_noise_tf
 
 METADATA_FILE = os.path.join("assets.extra", "keras_stylegan.json")
 FORMAT_VERSION = 1

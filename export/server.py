@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from export import rest
-from export.rest import RestError, SignatureSpec, TensorInfo
+from keras_stylegan.export import rest
+from keras_stylegan.export.rest import RestError, SignatureSpec, TensorInfo
 
 log = logging.getLogger("keras_stylegan.serve")
 NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
@@ -114,7 +114,7 @@ class TFLiteServable:
     kind = "tflite"
 
     def __init__(self, name, version, path, num_threads=None):
-        from export.tflite import TFLiteGenerator
+        from keras_stylegan.export.tflite import TFLiteGenerator
 
         self.name, self.version, self.path = name, version, path
         self.gen = TFLiteGenerator(path, num_threads=num_threads)

@@ -24,7 +24,7 @@ StyleGAN1's instance norm than for StyleGAN2's demodulation.
 Example:
 
 >>> from keras_stylegan import presets
->>> from export.tflite import convert, TFLiteGenerator
+>>> from keras_stylegan.export.tflite import convert, TFLiteGenerator
 >>> G = presets.generator("stylegan2-tiny-32")
 >>> open("g.tflite", "wb").write(convert(G, batch=2))      # doctest: +SKIP
 >>> gen = TFLiteGenerator("g.tflite")                      # doctest: +SKIP
@@ -37,8 +37,8 @@ import threading
 
 import numpy as np
 
-from export.noise import seed_noise_np
-from export.savedmodel import DEFAULT, GraphFunctions
+from keras_stylegan.export.noise import seed_noise_np
+from keras_stylegan.export.savedmodel import DEFAULT, GraphFunctions
 
 QUANTIZE = (None, "float16", "dynamic")
 NOISE = ("const", "input")
@@ -181,7 +181,7 @@ def export_tflite(G, out, name="stylegan", version=None, **kwargs):
     folder and the file is `out/name/version/model.tflite` (the layout
     `keras-stylegan serve` reads). kwargs go to `convert`.
     """
-    from export.savedmodel import atomic_directory, check_name, resolve_version
+    from keras_stylegan.export.savedmodel import atomic_directory, check_name, resolve_version
 
     data = convert(G, **kwargs)
     if out.endswith(".tflite"):
@@ -329,30 +329,3 @@ def _pad(x, batch):
         return np.ascontiguousarray(x)
     pad = np.zeros((batch - len(x),) + x.shape[1:], x.dtype)
     return np.concatenate([x, pad])
-
-
-def generate_command(args):
-    """`keras-stylegan generate --network MODEL.tflite ...` (see that command)."""
-    from keras_stylegan.cli import CommandError
-    from keras_stylegan.commands.generate import plan, write_images
-    from keras_stylegan.generate import latents_from_seeds, parse_seeds
-
-    seeds = parse_seeds(args.seeds)
-    if not os.path.isfile(args.network):
-        raise FileNotFoundError(f"No such network file: {args.network}")
-    gen = TFLiteGenerator(args.network)
-    if args.trunc_cutoff is not None:
-        raise CommandError("--trunc-cutoff is fixed when a .tflite is exported; "
-                           "re-export with `keras-stylegan export --trunc-cutoff N`")
-    if gen.noise_from_seed and args.noise_mode != "random":
-        raise CommandError(
-            f"{args.network} takes noise maps as inputs (exported with --noise input): "
-            "use --noise-mode random (noise from each seed)")
-    if not gen.noise_from_seed and args.noise_mode != "const":
-        raise CommandError(
-            f"{args.network} has the stored noise maps built in (exported with --noise "
-            "const): use --noise-mode const, or re-export with --noise input")
-    plan_seeds, labels, names = plan(args, seeds, gen.label_size)
-    z = latents_from_seeds(plan_seeds, gen.z_dim)
-    _, images = gen(z, truncation_psi=args.trunc, labels=labels, seeds=plan_seeds)
-    write_images(args, images, names, len(seeds))

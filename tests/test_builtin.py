@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from training import builtin
+from keras_stylegan.training import builtin
 
 RES = 64
 # Area of each shape in units of size^2 (size = half-extent), and the share of

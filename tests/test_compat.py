@@ -30,7 +30,8 @@ def test_old_keras_generator_loads_and_matches(name):
 def test_old_run_checkpoint_restores_and_matches(name, tmp_path):
     run = tmp_path / name
     shutil.copytree(DATA / name, run)
-    got = make_files.run_outputs(str(run), name)
+    from keras_stylegan.training import loop
+    got = make_files.run_outputs(str(run), name, loop)
     for key, want in got.items():
         np.testing.assert_allclose(want, REF[key], rtol=0, atol=1e-5, err_msg=key)
 

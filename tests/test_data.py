@@ -14,10 +14,10 @@ import PIL.Image
 import pytest
 import tensorflow as tf
 
-from training import builtin
-from training.data import epoch_order, open_dataset
-from training.data.sources import NoLabelsError
-from training.data.tfrecords import TFRecordsWriter
+from keras_stylegan.training import builtin
+from keras_stylegan.training.data import epoch_order, open_dataset
+from keras_stylegan.training.data.sources import NoLabelsError
+from keras_stylegan.training.data.tfrecords import TFRecordsWriter
 
 N = 12
 RES = 16
@@ -489,7 +489,7 @@ def test_max_images(folder, tfrecords):
 
 
 def test_builtin_source(tmp_path):
-    from training import builtin
+    from keras_stylegan.training import builtin
     ds = open_dataset("builtin:64", resolution=16, use_labels=True)
     assert (ds.name, ds.kind, ds.num_images, ds.resolution, ds.label_size) == (
         "builtin", "builtin", 64, 16, builtin.LABEL_SIZE)

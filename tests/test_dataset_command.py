@@ -12,9 +12,9 @@ import pytest
 import tensorflow as tf
 
 from keras_stylegan import cli
-from training import builtin
-from training.commands import dataset as command
-from training.data import open_dataset
+from keras_stylegan.training import builtin
+from keras_stylegan.cli import dataset as command
+from keras_stylegan.training.data import open_dataset
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 N = 7

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from training import distribute
+from keras_stylegan.training import distribute
 
 HELPERS = os.path.join(os.path.dirname(__file__), "helpers")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -16,9 +16,9 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO, load_fixture, nchw_to_nhwc
-from export import savedmodel
-from export.noise import seed_noise_np, seed_noise_tf
-from export.savedmodel import call_signature
+from keras_stylegan.export import savedmodel
+from keras_stylegan.export.noise import seed_noise_np, seed_noise_tf
+from keras_stylegan.export.savedmodel import call_signature
 from keras_stylegan import cli, legacy, presets, to_uint8
 
 FIXTURES = ("sg1_r32", "sg1_r32_cond", "sg2_r32_f")
@@ -204,7 +204,7 @@ def test_seed_noise_survives_a_restart_and_ignores_the_global_seed(tmp_path_fact
     code = (
         "import sys, numpy as np, tensorflow as tf\n"
         "tf.random.set_seed(1234)\n"
-        "from export.savedmodel import load, call_signature\n"
+        "from keras_stylegan.export.savedmodel import load, call_signature\n"
         "z = np.load(sys.argv[2])\n"
         "out = call_signature(load(sys.argv[1]), 'generate', z=z,\n"
         "    truncation_psi=np.ones(2, np.float32), seed=np.array([11, 12]))\n"

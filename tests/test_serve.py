@@ -24,8 +24,8 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, nchw_to_nhwc
-from export.noise import seed_noise_np
-from export.tflite import convert
+from keras_stylegan.export.noise import seed_noise_np
+from keras_stylegan.export.tflite import convert
 from keras_stylegan import to_uint8
 from keras_stylegan.generate import image_grid, latents_from_seeds
 from test_export import exported
@@ -411,7 +411,7 @@ class BlockingServable:
     def __init__(self):
         import threading
 
-        from export.rest import SignatureSpec, TensorInfo
+        from keras_stylegan.export.rest import SignatureSpec, TensorInfo
         self.release = threading.Event()
         f32 = np.dtype("float32")
         self.signatures = {"serving_default": SignatureSpec(
@@ -427,7 +427,7 @@ def test_queue_bound_answers_503_and_recovers():
     requests get a 503 JSON error at once; the two are then served, and so is the next."""
     import threading
 
-    from export.server import Limits, ModelRepository, make_server
+    from keras_stylegan.export.server import Limits, ModelRepository, make_server
     servable = BlockingServable()
     repo = ModelRepository()
     repo.models = {"slow": {1: servable}}

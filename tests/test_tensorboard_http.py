@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 
 from helpers.tiny import free_port
-from training import configs, loop
-from training.data import open_dataset
-from training.schedule import Schedule
+from keras_stylegan.training import configs, loop
+from keras_stylegan.training.data import open_dataset
+from keras_stylegan.training.schedule import Schedule
 
 TENSORBOARD = os.path.join(os.path.dirname(sys.executable), "tensorboard")
 

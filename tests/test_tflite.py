@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from conftest import load_fixture, nchw_to_nhwc
-from export.savedmodel import call_signature
-from export.tflite import TFLiteGenerator, convert, make_interpreter
+from keras_stylegan.export.savedmodel import call_signature
+from keras_stylegan.export.tflite import TFLiteGenerator, convert, make_interpreter
 from keras_stylegan import cli
 from keras_stylegan.generate import latents_from_seeds
 from test_export import exported, psnr

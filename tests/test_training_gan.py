@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from helpers import tiny
-from training.gan import StyleGAN
-from training.schedule import Schedule
+from keras_stylegan.training.gan import StyleGAN
+from keras_stylegan.training.schedule import Schedule
 
 BATCH = 8
 

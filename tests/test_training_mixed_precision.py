@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from training import configs, loop
-from training.data import open_dataset
+from keras_stylegan.training import configs, loop
+from keras_stylegan.training.data import open_dataset
 
 
 def test_mixed_bfloat16_run(tmp_path):

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from training import configs
-from training.schedule import Schedule, min_lod_for_resolution
+from keras_stylegan.training import configs
+from keras_stylegan.training.schedule import Schedule, min_lod_for_resolution
 
 
 def nvidia_schedule(cur_nimg, resolution_log2, lod_initial_resolution=8, lod_training_kimg=600,

@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 from helpers import tiny
-from training.gan import StyleGAN, lazy_ratio
-from training.schedule import Schedule
+from keras_stylegan.training.gan import StyleGAN, lazy_ratio
+from keras_stylegan.training.schedule import Schedule
 
 BATCH = 8
 RES = 16

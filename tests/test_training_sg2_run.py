@@ -11,8 +11,8 @@ import tensorflow as tf
 
 from keras_stylegan import cli
 from keras_stylegan.loading import load_generator
-from training import configs, loop
-from training.data import open_dataset
+from keras_stylegan.training import configs, loop
+from keras_stylegan.training.data import open_dataset
 
 # 16 steps of 8 images at 16 px: R1 at steps 0 and 16 (not reached: only 0),
 # path length at steps 0, 4, 8, 12.

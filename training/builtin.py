@@ -39,7 +39,7 @@ factor has its own random stream.
 
 Example:
 
->>> from training import builtin
+>>> from keras_stylegan.training import builtin
 >>> shapes = builtin.BuiltinShapes(num_images=1000, seed=0)
 >>> images = shapes.images([0, 1, 2], resolution=32)   # uint8 [3, 32, 32, 3]
 >>> f = shapes.factors([0, 1, 2])                      # dict of [3] arrays

@@ -8,7 +8,7 @@ resolved config is written to the run directory as `config.json`.
 
 Example:
 
->>> from training import configs
+>>> from keras_stylegan.training import configs
 >>> cfg = configs.get("paper-256", total_kimg=100)
 >>> cfg["lod_initial_resolution"], cfg["r1_gamma"], cfg["total_kimg"]
 (8, 10.0, 100)
@@ -18,7 +18,7 @@ Example:
 
 import copy
 
-from training import rules
+from keras_stylegan.training import rules
 
 # NVIDIA StyleGAN1 train.py: global minibatch per resolution by GPU count.
 PAPER_MINIBATCH = {

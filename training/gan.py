@@ -46,8 +46,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_stylegan import ops as sgops
-from training import losses, rules
-from training.schedule import min_lod_for_resolution
+from keras_stylegan.training import losses, rules
+from keras_stylegan.training.schedule import min_lod_for_resolution
 
 # Purposes of random draws, folded into the per-step key.
 _Z_D, _Z2_D, _MIX_D, _Z_G, _Z2_G, _MIX_G, _WGAN_ALPHA = 1, 2, 3, 4, 5, 6, 7

@@ -16,7 +16,7 @@ of (seed, segment, batches done), and everything else is in the checkpoint.
 
 Example:
 
->>> from training import configs, loop
+>>> from keras_stylegan.training import configs, loop
 >>> cfg = configs.get("cpu-demo", total_kimg=1)
 >>> result = loop.train(cfg, "runs/demo")          # doctest: +SKIP
 """
@@ -28,8 +28,8 @@ import time
 import keras
 import numpy as np
 
-from training import configs as configs_lib
-from training import distribute, rules
+from keras_stylegan.training import configs as configs_lib
+from keras_stylegan.training import distribute, rules
 
 CHECKPOINT_DIR = "checkpoints"
 TENSORBOARD_DIR = "logs"
@@ -129,8 +129,8 @@ class Run:
     def build(self):
         import tensorflow as tf
 
-        from training.gan import StyleGAN
-        from training.schedule import Schedule
+        from keras_stylegan.training.gan import StyleGAN
+        from keras_stylegan.training.schedule import Schedule
 
         cfg = self.cfg
         self.policy = _setup_precision(cfg)
@@ -154,7 +154,7 @@ class Run:
         self.checkpoint = make_checkpoint(gan)
         ckpt_dir = os.path.join(self.run_dir, CHECKPOINT_DIR)
         if not self.is_chief:
-            from training.callbacks import scratch_dir
+            from keras_stylegan.training.callbacks import scratch_dir
             self.scratch = scratch_dir(f"stylegan-worker{self.task_index}-")
             ckpt_dir = self.scratch
         self.manager = tf.train.CheckpointManager(
@@ -191,7 +191,7 @@ class Run:
 
     def write_config(self):
         if self.is_chief:
-            from training.callbacks import write_json_atomic
+            from keras_stylegan.training.callbacks import write_json_atomic
             write_json_atomic(_jsonable(self.cfg), os.path.join(self.run_dir, "config.json"))
 
     # Training ----------------------------------------------------------------
@@ -211,7 +211,7 @@ class Run:
     def _callbacks(self, start_kimg):
         import tensorflow as tf
 
-        from training import callbacks as cb
+        from keras_stylegan.training import callbacks as cb
         cfg = self.cfg
         cols, rows = cfg["grid_size"]
         n = int(cols) * int(rows)
@@ -263,7 +263,7 @@ class Run:
             if self.writer is not None:
                 self.writer.close()
             if self.scratch:
-                from training.callbacks import rmtree
+                from keras_stylegan.training.callbacks import rmtree
                 rmtree(self.scratch)
         end_nimg = int(gan.cur_nimg.numpy())
         seconds = time.time() - t0
@@ -341,7 +341,7 @@ def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=p
         tf.config.experimental.enable_op_determinism()
     strategy = distribute.make_strategy(gpus, cpu_replicas, cfg["steps_per_execution"])
     if dataset is None:
-        from training.data import open_dataset
+        from keras_stylegan.training.data import open_dataset
         dataset = open_dataset(cfg["data"], resolution=cfg["resolution"],
                                use_labels=cfg["use_labels"], max_images=cfg["max_images"],
                                builtin_fixed=cfg.get("builtin_fixed"))

@@ -4,7 +4,7 @@
 
 Example:
 
->>> from training import rules
+>>> from keras_stylegan.training import rules
 >>> rules.is_lazy(16, 10.0)      # R1 every 16 D steps
 True
 >>> rules.check_growing("stylegan2", progressive=True)

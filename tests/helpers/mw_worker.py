@@ -11,8 +11,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from training import configs, loop  # noqa: E402
-from training.data import open_dataset  # noqa: E402
+from keras_stylegan.training import configs, loop  # noqa: E402
+from keras_stylegan.training.data import open_dataset  # noqa: E402
 
 
 def main(outdir, weights_path, family="stylegan1"):

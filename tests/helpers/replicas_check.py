@@ -14,8 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from training import configs, distribute, loop  # noqa: E402
-from training.data import open_dataset  # noqa: E402
+from keras_stylegan.training import configs, distribute, loop  # noqa: E402
+from keras_stylegan.training.data import open_dataset  # noqa: E402
 
 distribute.split_cpu(2)
 

@@ -34,7 +34,7 @@ give identical images):
 
 Example:
 
->>> from training.data import open_dataset
+>>> from keras_stylegan.training.data import open_dataset
 >>> ds = open_dataset("builtin:1000", use_labels=True)
 >>> ds.resolution, ds.num_channels, ds.label_size, ds.num_images
 (32, 3, 18, 1000)
@@ -50,10 +50,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from training import builtin
-from training.data import images as image_ops
-from training.data.sources import BuiltinSource, FolderSource, ZipSource
-from training.data.tfrecords import TFRecordsSource, find_tfrecords
+from keras_stylegan.training import builtin
+from keras_stylegan.training.data import images as image_ops
+from keras_stylegan.training.data.sources import BuiltinSource, FolderSource, ZipSource
+from keras_stylegan.training.data.tfrecords import TFRecordsSource, find_tfrecords
 
 __all__ = ["ImageDataset", "open_dataset", "epoch_order"]
 

@@ -15,8 +15,8 @@ import numpy as np
 import PIL.Image
 import tensorflow as tf
 
-from training import builtin
-from training.data import images as image_ops
+from keras_stylegan.training import builtin
+from keras_stylegan.training.data import images as image_ops
 
 LABELS_JSON = "dataset.json"
 MAX_LISTED = 20

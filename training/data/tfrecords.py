@@ -23,8 +23,8 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from training.data import images as image_ops
-from training.data.sources import NoLabelsError, Source, labels_from_values
+from keras_stylegan.training.data import images as image_ops
+from keras_stylegan.training.data.sources import NoLabelsError, Source, labels_from_values
 
 LEVEL_RE = re.compile(r"^(?P<prefix>.+)-r(?P<log2>\d\d)\.tfrecords$")
 _HEADER = struct.Struct("<QI")  # length, masked crc32c of the length

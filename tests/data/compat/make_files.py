@@ -55,6 +55,7 @@ def save_generators(out, ref):
 
 
 def train_runs(out, ref):
+    from training import loop
     exe = os.path.join(os.path.dirname(sys.executable), "keras-stylegan")
     for name, config in (("run_sg1", "tiny"), ("run_sg2", "stylegan2-tiny")):
         run = os.path.join(out, name)
@@ -68,14 +69,14 @@ def train_runs(out, ref):
         for f in os.listdir(run):
             if f.endswith(".png"):
                 os.remove(os.path.join(run, f))
-        ref.update(run_outputs(run, name))
+        ref.update(run_outputs(run, name, loop))
 
 
-def run_outputs(run, name):
-    """Outputs of the restored G, Gs and D of a run (also used by the test)."""
+def run_outputs(run, name, loop):
+    """Outputs of the restored G, Gs and D of a run; `loop` is the training
+    loop module of the code under test (`training.loop` at b32122a)."""
     import json
 
-    from training import loop
     with open(os.path.join(run, "config.json"), encoding="utf-8") as f:
         cfg = json.load(f)
     r = loop.prepare(cfg, run, print_fn=lambda *a: None)

@@ -54,7 +54,7 @@ def add_arguments(p):
 
 
 def _cutoff(text):
-    from keras_stylegan.cli import CommandError
+    from keras_stylegan.cli.errors import CommandError
     if text in ("default", "all"):
         return "default" if text == "default" else None
     try:
@@ -68,8 +68,8 @@ def _cutoff(text):
 
 
 def run(args):
-    from keras_stylegan.cli import CommandError
-    from export.savedmodel import check_name
+    from keras_stylegan.cli.errors import CommandError
+    from keras_stylegan.export.savedmodel import check_name
 
     check_name(args.name)
     cutoff = _cutoff(args.trunc_cutoff)
@@ -89,13 +89,13 @@ def run(args):
     if not args.out.endswith(".tflite"):  # fail before the (slow) load
         import os
 
-        from export.savedmodel import resolve_version
+        from keras_stylegan.export.savedmodel import resolve_version
         resolve_version(os.path.join(args.out, args.name), args.version)
 
     from keras_stylegan.loading import load_generator
     G = load_generator(args.network)
     if args.format == "savedmodel":
-        from export.savedmodel import export_savedmodel
+        from keras_stylegan.export.savedmodel import export_savedmodel
         fused = args.fused_modconv == "yes"
         path = export_savedmodel(G, args.out, name=args.name, version=args.version,
                                  truncation_cutoff=cutoff, fused_modconv=fused,
@@ -103,7 +103,7 @@ def run(args):
         print(f"Wrote SavedModel {path} ({G.family}, {G.resolution}x{G.resolution}"
               f"{', conditional' if G.label_size else ''})")
     else:
-        from export.tflite import export_tflite
+        from keras_stylegan.export.tflite import export_tflite
         quantize = None if args.quantize == "none" else args.quantize
         path = export_tflite(G, args.out, name=args.name, version=args.version,
                              batch=args.batch, quantize=quantize, noise=args.noise,
@@ -111,7 +111,7 @@ def run(args):
         print(f"Wrote TFLite model {path} ({G.family}, batch {args.batch}, "
               f"{args.quantize if quantize else 'float32'}, noise {args.noise})")
         if not args.no_check:
-            from export.tflite import psnr_vs_generator
+            from keras_stylegan.export.tflite import psnr_vs_generator
             db = psnr_vs_generator(G, model_path=path)
             print(f"Check: PSNR vs the Keras generator on 4 samples: {db:.1f} dB")
             if not db >= MIN_PSNR_WARNING:

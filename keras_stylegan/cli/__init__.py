@@ -10,22 +10,20 @@ import importlib
 import os
 import sys
 
+from keras_stylegan.cli.errors import CommandError
+
 # Keep TensorFlow's C++ start-up chatter out of the console (users can override).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # name -> (module, one-line help)
 COMMANDS = {
-    "generate": ("keras_stylegan.commands.generate", "generate images from a network"),
-    "info": ("keras_stylegan.commands.info", "describe a network file"),
-    "dataset": ("training.commands.dataset", "convert a folder of images to ZIP/TFRecords"),
-    "train": ("training.commands.train", "train a StyleGAN with model.fit"),
-    "export": ("export.commands.export", "export a generator to SavedModel or TFLite"),
-    "serve": ("export.commands.serve", "serve SavedModels over TF Serving's REST protocol"),
+    "generate": ("keras_stylegan.cli.generate", "generate images from a network"),
+    "info": ("keras_stylegan.cli.info", "describe a network file"),
+    "dataset": ("keras_stylegan.cli.dataset", "convert a folder of images to ZIP/TFRecords"),
+    "train": ("keras_stylegan.cli.train", "train a StyleGAN with model.fit"),
+    "export": ("keras_stylegan.cli.export", "export a generator to SavedModel or TFLite"),
+    "serve": ("keras_stylegan.cli.serve", "serve SavedModels over TF Serving's REST protocol"),
 }
-
-
-class CommandError(Exception):
-    """A user error a subcommand reports as `keras-stylegan CMD: error: ...` (exit 2)."""
 
 
 def build_parser():
@@ -54,7 +52,3 @@ def main(argv=None):
     except (CommandError, ValueError, FileNotFoundError, OSError) as e:
         print(f"keras-stylegan {args._name}: error: {e}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -72,7 +72,7 @@ def _positive_int(text):
 
 
 def run(args):
-    from keras_stylegan.cli import CommandError
+    from keras_stylegan.cli.errors import CommandError
 
     fmt = _resolve_format(args, CommandError)
     _check_dest(args.dest, fmt, args.force, CommandError)
@@ -112,8 +112,8 @@ def _check_dest(dest, fmt, force, error):
 
 
 def _open(args, error):
-    from training.data import open_dataset
-    from training.data.sources import NoLabelsError
+    from keras_stylegan.training.data import open_dataset
+    from keras_stylegan.training.data.sources import NoLabelsError
 
     kwargs = dict(resolution=args.resolution, max_images=args.max_images)
     if args.labels is not None:
@@ -130,7 +130,7 @@ def _open(args, error):
 
 
 def _is_file_source(source):
-    from training.data.tfrecords import find_tfrecords
+    from keras_stylegan.training.data.tfrecords import find_tfrecords
 
     if source.startswith("builtin") or not os.path.exists(source):
         return False
@@ -176,7 +176,7 @@ def write_zip(ds, dest):
     """Writes `ds` as a ZIP of PNGs plus dataset.json, atomically (temp file + rename)."""
     import zipfile
 
-    from training.data.tfrecords import new_temp_file
+    from keras_stylegan.training.data.tfrecords import new_temp_file
 
     folder = os.path.dirname(os.path.abspath(dest))
     os.makedirs(folder, exist_ok=True)
@@ -223,7 +223,7 @@ def write_tfrecords(ds, dest, remove_stale=False):
     With `remove_stale`, files of an earlier set in `dest` with the same name
     that the new set does not replace (higher levels, labels) are removed.
     """
-    from training.data.tfrecords import TFRecordsWriter
+    from keras_stylegan.training.data.tfrecords import TFRecordsWriter
 
     previous = _tfrecords_files(dest)
     progress = _Progress(ds.num_images)

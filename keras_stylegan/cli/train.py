@@ -31,7 +31,7 @@ def _kv(text):
 
 
 def add_arguments(p):
-    from training.configs import CONFIGS
+    from keras_stylegan.training.configs import CONFIGS
 
     g = p.add_argument_group("run")
     g.add_argument("--data", default=None, metavar="PATH",
@@ -93,7 +93,7 @@ def add_arguments(p):
 
 def build_config(args):
     """The (unresolved) config of the parsed arguments."""
-    from training import configs
+    from keras_stylegan.training import configs
     overrides = dict(args.overrides)
     simple = dict(data=args.data, total_kimg=args.kimg, seed=args.seed,
                   resolution=args.resolution, max_images=args.max_images, loss=args.loss,
@@ -117,13 +117,13 @@ def build_config(args):
 
 
 def run(args):
-    from training import loop
+    from keras_stylegan.training import loop
 
     cfg = build_config(args)
     if args.dry_run:
         run_ = loop.prepare(cfg, args.outdir, gpus=args.gpus, cpu_replicas=args.cpu_replicas)
-        from training.schedule import Schedule
-        from training.configs import schedule_kwargs
+        from keras_stylegan.training.schedule import Schedule
+        from keras_stylegan.training.configs import schedule_kwargs
         schedule = Schedule(**schedule_kwargs(run_.cfg))
         print(json.dumps(run_.cfg, indent=2, sort_keys=True))
         print(f"\nSchedule to {run_.cfg['total_kimg']} kimg:")

@@ -31,30 +31,63 @@ def add_arguments(p):
 
 
 def run(args):
-    from keras_stylegan.cli import CommandError
-    from keras_stylegan.generate import ImageGenerator, parse_seeds
-    from keras_stylegan.loading import load_generator
+    from keras_stylegan.cli.errors import CommandError
+    from keras_stylegan.generate import parse_seeds
 
-    if args.network.endswith(".tflite"):  # a LiteRT model from `keras-stylegan export`
-        from export.tflite import generate_command
-        return generate_command(args)
     seeds = parse_seeds(args.seeds)
     if args.batch < 1:
         raise CommandError("--batch must be >= 1")
     if args.grid_scale < 1:
         raise CommandError("--grid-scale must be >= 1")
+    if args.network.endswith(".tflite"):  # a LiteRT model from `keras-stylegan export`
+        names, images = _tflite_images(args, seeds)
+    else:
+        names, images = _keras_images(args, seeds)
+    write_images(args, images, names, len(seeds))
+
+
+def _keras_images(args, seeds):
+    from keras_stylegan.generate import ImageGenerator
+    from keras_stylegan.loading import load_generator
+
     G = load_generator(args.network)
     plan_seeds, labels, names = plan(args, seeds, G.label_size)
     cutoff = "default" if args.trunc_cutoff is None else args.trunc_cutoff
     gen = ImageGenerator(G, truncation_psi=args.trunc, truncation_cutoff=cutoff,
                          noise_mode=args.noise_mode)
-    images = gen.from_seeds(plan_seeds, labels=labels, batch_size=args.batch)
-    write_images(args, images, names, len(seeds))
+    return names, gen.from_seeds(plan_seeds, labels=labels, batch_size=args.batch)
+
+
+def _tflite_images(args, seeds):
+    """Images of an exported `.tflite`, whose truncation cutoff and noise
+    handling were fixed at export time."""
+    from keras_stylegan.cli.errors import CommandError
+    from keras_stylegan.export.tflite import TFLiteGenerator
+    from keras_stylegan.generate import latents_from_seeds
+
+    if not os.path.isfile(args.network):
+        raise FileNotFoundError(f"No such network file: {args.network}")
+    gen = TFLiteGenerator(args.network)
+    if args.trunc_cutoff is not None:
+        raise CommandError("--trunc-cutoff is fixed when a .tflite is exported; "
+                           "re-export with `keras-stylegan export --trunc-cutoff N`")
+    if gen.noise_from_seed and args.noise_mode != "random":
+        raise CommandError(
+            f"{args.network} takes noise maps as inputs (exported with --noise input): "
+            "use --noise-mode random (noise from each seed)")
+    if not gen.noise_from_seed and args.noise_mode != "const":
+        raise CommandError(
+            f"{args.network} has the stored noise maps built in (exported with --noise "
+            "const): use --noise-mode const, or re-export with --noise input")
+    plan_seeds, labels, names = plan(args, seeds, gen.label_size)
+    z = latents_from_seeds(plan_seeds, gen.z_dim)
+    _, images = gen(z, truncation_psi=args.trunc, labels=labels, seeds=plan_seeds)
+    return names, images
 
 
 def plan(args, seeds, label_size):
     """(seeds, labels, file names) of `--seeds`/`--class` for a network with `label_size`."""
-    from keras_stylegan.cli import CommandError
+    from keras_stylegan.cli.errors import CommandError
     from keras_stylegan.generate import parse_seeds, seed_class_plan
     try:
         classes = None if args.class_idx is None else parse_seeds(args.class_idx)

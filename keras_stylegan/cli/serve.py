@@ -50,7 +50,7 @@ def add_arguments(p):
 def run(args):
     import logging
 
-    from keras_stylegan.cli import CommandError
+    from keras_stylegan.cli.errors import CommandError
 
     for flag in ("max_batch", "max_request_bytes", "max_inflight", "max_queue",
                  "max_connections"):
@@ -65,7 +65,7 @@ def run(args):
         raise CommandError("serving needs FastAPI and uvicorn: pip install fastapi uvicorn") \
             from None
 
-    from export.server import Limits, ModelRepository, serve
+    from keras_stylegan.export.server import Limits, ModelRepository, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     repo = ModelRepository.load(args.model_base_path, model_name=args.model_name,

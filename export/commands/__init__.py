@@ -1,1 +1,0 @@
-"""Subcommands `export` and `serve` (see `keras_stylegan.cli`)."""

@@ -1,1 +1,0 @@
-"""Subcommands of the `keras-stylegan` console script (see `keras_stylegan.cli`)."""

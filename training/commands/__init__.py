@@ -1,1 +1,0 @@
-"""Subcommands of `keras-stylegan` that need TensorFlow (see `keras_stylegan.cli`)."""
