@@ -48,13 +48,12 @@ import shutil
 import tempfile
 
 import numpy as np
-
 from keras_stylegan.export.noise import seed_noise_tf
+from keras_stylegan.networks.generator import DEFAULT
 
 METADATA_FILE = os.path.join("assets.extra", "keras_stylegan.json")
 FORMAT_VERSION = 1
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-DEFAULT = "default"
 
 
 # Layout and atomic writes -----------------------------------------------------------------
@@ -166,7 +165,8 @@ class GraphFunctions:
     def images(self, ws, seed=None, noise=None):
         """ws -> {'images': uint8, 'images_float': float32}; noise: seed, maps, or stored."""
         import tensorflow as tf
-        from keras_stylegan.ops import to_uint8_tensor
+
+        from keras_stylegan.ops.basic import to_uint8_tensor
         G = self.G
         if seed is not None:
             noise = seed_noise_tf(seed, G.synthesis.noise_shapes)

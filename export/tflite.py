@@ -36,9 +36,9 @@ import re
 import threading
 
 import numpy as np
-
 from keras_stylegan.export.noise import seed_noise_np
-from keras_stylegan.export.savedmodel import DEFAULT, GraphFunctions
+from keras_stylegan.export.savedmodel import GraphFunctions
+from keras_stylegan.networks.generator import DEFAULT
 
 QUANTIZE = (None, "float16", "dynamic")
 NOISE = ("const", "input")
@@ -86,8 +86,7 @@ def convert(G, batch=1, quantize=None, noise="const", truncation_cutoff=DEFAULT)
             maps = [named[f"noise_{i}"] for i in range(len(G.synthesis.noise_shapes))]
         return f.images(ws, noise=maps)
 
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2)
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     concrete = tf.function(run, input_signature=specs, autograph=False).get_concrete_function()
     # Freeze the weights into constants: variables would become READ_VARIABLE ops

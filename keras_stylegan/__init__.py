@@ -20,11 +20,10 @@ _LAZY = {
     "DiscriminatorSG2": "keras_stylegan.networks",
     "SynthesisNetworkSG2": "keras_stylegan.networks",
     "build_discriminator": "keras_stylegan.networks",
-    "to_uint8": "keras_stylegan.ops",
+    "to_uint8": "keras_stylegan.ops.basic",
     "load_generator": "keras_stylegan.loading",
 }
-_SUBMODULES = ("legacy", "presets", "generate", "layers", "layers_sg2", "ops", "upfirdn",
-               "modconv", "networks", "loading")
+_SUBMODULES = ("legacy", "presets", "generate", "layers", "ops", "networks", "loading")
 
 __all__ = sorted(_LAZY) + list(_SUBMODULES) + ["__version__"]
 

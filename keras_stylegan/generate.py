@@ -17,8 +17,9 @@ import tempfile
 import keras
 import numpy as np
 
-from keras_stylegan.layers import check_noise_mode
-from keras_stylegan.ops import to_uint8_tensor
+from keras_stylegan.layers.common import check_noise_mode
+from keras_stylegan.networks.generator import DEFAULT
+from keras_stylegan.ops.basic import to_uint8_tensor
 
 
 def parse_seeds(text):
@@ -66,7 +67,7 @@ class ImageGenerator:
         compiled: set False to run eagerly.
     """
 
-    def __init__(self, G, truncation_psi=1.0, truncation_cutoff="default",
+    def __init__(self, G, truncation_psi=1.0, truncation_cutoff=DEFAULT,
                  noise_mode="const", jit_compile=False, compiled=True):
         check_noise_mode(noise_mode)
         self.G = G

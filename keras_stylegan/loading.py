@@ -10,9 +10,22 @@ from keras_stylegan import legacy, presets
 from keras_stylegan.networks.generator import Generator
 
 
+SNAPSHOT_PATTERN = "network-snapshot-{kimg:06d}.keras"
+
+
+def snapshot_name(nimg):
+    """File name of the Gs snapshot a training run writes after `nimg` images.
+
+    >>> snapshot_name(250_000)
+    'network-snapshot-000250.keras'
+    """
+    return SNAPSHOT_PATTERN.format(kimg=int(nimg) // 1000)
+
+
 def find_snapshot(run_dir):
     """The newest `network-snapshot-*.keras` in a training run directory."""
-    snaps = sorted(glob.glob(os.path.join(run_dir, "network-snapshot-*.keras")))
+    snaps = sorted(glob.glob(os.path.join(glob.escape(run_dir),
+                                          SNAPSHOT_PATTERN.replace("{kimg:06d}", "*"))))
     if not snaps:
         raise FileNotFoundError(
             f"{run_dir} holds no network-snapshot-*.keras; pass a snapshot, a .pkl, "

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from keras_stylegan import layers as L
-from keras_stylegan import ops as sgops
+from keras_stylegan.layers import common, sg1
+from keras_stylegan.ops import basic as sgops
+from keras_stylegan.ops import fir
 
 rng = np.random.RandomState(1234)
 
@@ -32,7 +33,7 @@ def np_lrelu(x):
 
 
 def test_equalized_dense_matches_numpy():
-    layer = L.EqualizedDense(5, gain=np.sqrt(2), lrmul=0.01, activation="lrelu")
+    layer = common.EqualizedDense(5, gain=np.sqrt(2), lrmul=0.01, activation="lrelu")
     x = randn(3, 7)
     out = layer(x)
     w, b = layer.kernel.numpy(), layer.bias.numpy()
@@ -43,7 +44,7 @@ def test_equalized_dense_matches_numpy():
 
 
 def test_equalized_dense_stylegan2_gain_after_activation():
-    layer = L.EqualizedDense(4, gain=1.0, activation="lrelu", act_gain=np.sqrt(2))
+    layer = common.EqualizedDense(4, gain=1.0, activation="lrelu", act_gain=np.sqrt(2))
     layer.build((None, 6))
     layer.bias.assign(randn(4))
     x = randn(2, 6)
@@ -52,7 +53,7 @@ def test_equalized_dense_stylegan2_gain_after_activation():
 
 
 def test_equalized_conv_matches_numpy():
-    layer = L.EqualizedConv2D(4, 3, activation="lrelu")
+    layer = sg1.EqualizedConv2D(4, 3, activation="lrelu")
     x = randn(2, 6, 6, 3)
     layer.build(x.shape)
     layer.bias.assign(randn(4))
@@ -62,7 +63,7 @@ def test_equalized_conv_matches_numpy():
 
 
 def test_nearest_up_conv_matches_numpy():
-    layer = L.EqualizedConv2D(4, 3, up=True, use_bias=False)
+    layer = sg1.EqualizedConv2D(4, 3, up=True, use_bias=False)
     x = randn(2, 4, 4, 3)
     out = layer(x)
     w = layer.kernel.numpy() * np.sqrt(2) / np.sqrt(27)
@@ -71,7 +72,7 @@ def test_nearest_up_conv_matches_numpy():
 
 
 def test_down_conv_matches_numpy():
-    layer = L.EqualizedConv2D(4, 3, down=True, use_bias=False)
+    layer = sg1.EqualizedConv2D(4, 3, down=True, use_bias=False)
     x = randn(2, 8, 8, 3)
     out = layer(x)
     conv = np_conv_same(x, layer.kernel.numpy() * np.sqrt(2) / np.sqrt(27))
@@ -86,7 +87,7 @@ def test_fused_resampling_equals_separate_resampling(up):
     spatially (a transposed conv applies the adjoint). Parity with the sg1_r128
     fixture pins which of the two NVIDIA's models use."""
     kw = dict(up=up, down=not up, use_bias=False, name="c")
-    plain, fused = L.EqualizedConv2D(5, 3, **kw), L.EqualizedConv2D(5, 3, fused_scale=True, **kw)
+    plain, fused = sg1.EqualizedConv2D(5, 3, **kw), sg1.EqualizedConv2D(5, 3, fused_scale=True, **kw)
     x = randn(2, 8, 8, 3)
     plain.build(x.shape)
     fused.build(x.shape)
@@ -96,7 +97,7 @@ def test_fused_resampling_equals_separate_resampling(up):
 
 def test_blur_matches_scipy():
     x = randn(2, 7, 6, 3)
-    out = L.Blur([1, 2, 1])(x).numpy()
+    out = sg1.Blur([1, 2, 1])(x).numpy()
     k = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
     for n in range(2):
         for c in range(3):
@@ -107,8 +108,8 @@ def test_blur_matches_scipy():
 def test_general_fir_filter_matches_scipy():
     taps = [1, 3, 3, 1]
     x = randn(1, 9, 9, 2)
-    k = sgops.fir_kernel(taps)
-    out = sgops.filter2d(x, k, padding="valid").numpy()
+    k = fir.fir_kernel(taps)
+    out = fir.depthwise_filter_2d(x, k, padding="valid").numpy()
     for c in range(2):
         ref = scipy.signal.correlate2d(x[0, :, :, c], k, mode="valid")
         np.testing.assert_allclose(out[0, :, :, c], ref, atol=1e-6)
@@ -117,14 +118,14 @@ def test_general_fir_filter_matches_scipy():
 def test_pixel_norm_and_instance_norm():
     x = randn(3, 4, 4, 8)
     np.testing.assert_allclose(
-        L.PixelNorm()(x), x / np.sqrt(np.mean(x ** 2, axis=-1, keepdims=True) + 1e-8), atol=1e-5)
+        sg1.PixelNorm()(x), x / np.sqrt(np.mean(x ** 2, axis=-1, keepdims=True) + 1e-8), atol=1e-5)
     c = x - x.mean(axis=(1, 2), keepdims=True)
     ref = c / np.sqrt(np.mean(c ** 2, axis=(1, 2), keepdims=True) + 1e-8)
     np.testing.assert_allclose(sgops.instance_norm(x), ref, atol=1e-5)
 
 
 def test_noise_injection_modes():
-    layer = L.NoiseInjection(seed=3)
+    layer = common.NoiseInjection(seed=3)
     x = randn(2, 4, 4, 3)
     layer.build(x.shape)
     layer.weight.assign(np.array([1.0, 2.0, 0.0], np.float32))
@@ -144,7 +145,7 @@ def test_noise_injection_modes():
 
 def test_style_mod_is_adain_affine():
     x, w = randn(2, 4, 4, 3), randn(2, 5)
-    layer = L.StyleMod()
+    layer = sg1.StyleMod()
     out = layer(x, w).numpy()
     s = w @ (layer.dense.kernel.numpy() / np.sqrt(5)) + layer.dense.bias.numpy()
     ref = x * (s[:, None, None, :3] + 1) + s[:, None, None, 3:]
@@ -153,7 +154,7 @@ def test_style_mod_is_adain_affine():
 
 def test_layer_epilogue_order():
     x, w = randn(2, 4, 4, 3), randn(2, 5)
-    epi = L.LayerEpilogue()
+    epi = sg1.LayerEpilogue()
     epi.build(x.shape, w.shape)
     epi.noise.weight.assign(randn(3))
     epi.bias.assign(randn(3))
@@ -166,7 +167,7 @@ def test_layer_epilogue_order():
 
 
 def test_constant_input_tiles_over_batch():
-    layer = L.ConstantInput(6)
+    layer = common.ConstantInput(6)
     out = layer(np.zeros((3, 10), np.float32)).numpy()
     assert out.shape == (3, 4, 4, 6)
     np.testing.assert_array_equal(out[2], layer.const.numpy()[0])
@@ -190,18 +191,18 @@ def np_minibatch_stddev(x, group_size=4, num_new=1):
 @pytest.mark.parametrize("n,group,num_new", [(8, 4, 1), (2, 4, 1), (6, 2, 2), (4, 4, 1)])
 def test_minibatch_stddev_matches_loop(n, group, num_new):
     x = randn(n, 4, 4, 6)
-    out = L.MinibatchStddev(group, num_new)(x)
+    out = common.MinibatchStddev(group, num_new)(x)
     np.testing.assert_allclose(out, np_minibatch_stddev(x, group, num_new), atol=1e-5)
 
 
 def test_minibatch_stddev_rejects_bad_batch():
     with pytest.raises(ValueError, match="multiple of 4"):
-        L.MinibatchStddev(4)(randn(6, 4, 4, 2))
+        common.MinibatchStddev(4)(randn(6, 4, 4, 2))
 
 
 def test_lod_fade_in_and_resampling_ops():
     hi, lo = randn(2, 4, 4, 3), randn(2, 4, 4, 3)
-    fade = L.LodFadeIn(level=1)
+    fade = sg1.LodFadeIn(level=1)
     for lod, t in [(0.5, 0.0), (1.25, 0.25), (3.0, 1.0)]:
         np.testing.assert_allclose(fade(hi, lo, lod=lod), hi + (lo - hi) * t, atol=1e-6)
     x = randn(1, 4, 4, 2)
@@ -220,11 +221,11 @@ def test_to_uint8_matches_nvidia_rounding():
 
 
 @pytest.mark.parametrize("layer", [
-    L.EqualizedDense(4, lrmul=0.01, activation="lrelu"),
-    L.EqualizedConv2D(4, 3, up=True, fused_scale=True),
-    L.ToRGB(3), L.FromRGB(8), L.Blur([1, 3, 3, 1]), L.PixelNorm(),
-    L.NoiseInjection(per_channel=False), L.LayerEpilogue(use_pixel_norm=True),
-    L.ConstantInput(8), L.MinibatchStddev(2, 1), L.LodFadeIn(2), L.StyleMod(),
+    common.EqualizedDense(4, lrmul=0.01, activation="lrelu"),
+    sg1.EqualizedConv2D(4, 3, up=True, fused_scale=True),
+    sg1.ToRGB(3), sg1.FromRGB(8), sg1.Blur([1, 3, 3, 1]), sg1.PixelNorm(),
+    common.NoiseInjection(per_channel=False), sg1.LayerEpilogue(use_pixel_norm=True),
+    common.ConstantInput(8), common.MinibatchStddev(2, 1), sg1.LodFadeIn(2), sg1.StyleMod(),
 ], ids=lambda layer: type(layer).__name__)
 def test_get_config_round_trip(layer):
     config = layer.get_config()

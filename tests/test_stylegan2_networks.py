@@ -5,9 +5,10 @@ import inspect
 import keras
 import numpy as np
 import pytest
-
 from conftest import load_fixture
-from keras_stylegan import layers_sg2, legacy, presets
+
+from keras_stylegan import legacy, presets
+from keras_stylegan.layers import sg2 as layers_sg2
 from keras_stylegan.networks import DiscriminatorSG2, Generator, SynthesisNetworkSG2, num_features
 
 RNG = np.random.RandomState(7)

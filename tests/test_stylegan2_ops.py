@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from keras_stylegan import modconv, upfirdn
+from keras_stylegan.ops import fir, modconv
 
 RNG = np.random.RandomState(2020)
 
@@ -51,7 +51,7 @@ def scipy_upfirdn2d(x, taps, up, down, pad):
 ])
 def test_upfirdn2d_matches_scipy(taps, up, down, pad):
     x = _x(2, 7, 6, 3)
-    ours = np.asarray(upfirdn.upfirdn2d(x, np.outer(taps, taps), up=up, down=down, pad=pad))
+    ours = np.asarray(fir.upfirdn2d(x, np.outer(taps, taps), up=up, down=down, pad=pad))
     ref = scipy_upfirdn2d(x, taps, up, down, pad)
     assert ours.shape == ref.shape
     np.testing.assert_allclose(ours, ref, atol=2e-5, rtol=1e-5)
@@ -66,18 +66,18 @@ def test_upfirdn2d_nonseparable_kernel_and_cropping():
     u = np.pad(u, ((0, 0), (0, 2), (1, 0), (0, 0)))[:, 1:, :-2]
     ref = np.stack([scipy.signal.convolve2d(u[0, :, :, c], k, mode="valid") for c in range(2)],
                    -1)[None]
-    ours = np.asarray(upfirdn.upfirdn2d(x, k, up=up, pad=pad))
+    ours = np.asarray(fir.upfirdn2d(x, k, up=up, pad=pad))
     np.testing.assert_allclose(ours, ref, atol=2e-5)
 
 
 def test_setup_kernel():
-    k = upfirdn.setup_kernel([1, 3, 3, 1])
+    k = fir.setup_kernel([1, 3, 3, 1])
     np.testing.assert_allclose(k, np.outer([1, 3, 3, 1], [1, 3, 3, 1]) / 64.0)
-    np.testing.assert_allclose(upfirdn.setup_kernel(None), np.full((2, 2), 0.25))
+    np.testing.assert_allclose(fir.setup_kernel(None), np.full((2, 2), 0.25))
     with pytest.raises(ValueError, match="square"):
-        upfirdn.setup_kernel(np.ones((2, 3)))
+        fir.setup_kernel(np.ones((2, 3)))
     with pytest.raises(ValueError, match="sum to 0"):
-        upfirdn.setup_kernel([1, -1])
+        fir.setup_kernel([1, -1])
 
 
 # NVIDIA's padding choices, written out for the [1,3,3,1] filter (LEGACY_FORMAT 4.6/4.7).
@@ -87,18 +87,18 @@ K = np.outer([1, 3, 3, 1], [1, 3, 3, 1]) / 64.0
 def test_upsample_2d_is_gain4_fir_with_padding_2_1():
     x = _x(2, 5, 5, 3)
     ref = scipy_upfirdn2d(x, [1, 3, 3, 1], 2, 1, (2, 1, 2, 1)) * 4 / 64.0
-    np.testing.assert_allclose(np.asarray(upfirdn.upsample_2d(x)), ref, atol=2e-5)
+    np.testing.assert_allclose(np.asarray(fir.upsample_2d(x)), ref, atol=2e-5)
 
 
 def test_downsample_2d_and_filter_2d():
     x = _x(2, 8, 8, 3)
     ref = scipy_upfirdn2d(x, [1, 3, 3, 1], 1, 2, (1, 1, 1, 1)) / 64.0
-    np.testing.assert_allclose(np.asarray(upfirdn.downsample_2d(x)), ref, atol=2e-5)
+    np.testing.assert_allclose(np.asarray(fir.downsample_2d(x)), ref, atol=2e-5)
     ref = scipy_upfirdn2d(x, [1, 3, 3, 1], 1, 1, (2, 1, 2, 1)) / 64.0
-    np.testing.assert_allclose(np.asarray(upfirdn.filter_2d(x)), ref, atol=2e-5)
+    np.testing.assert_allclose(np.asarray(fir.filter_2d(x)), ref, atol=2e-5)
     # k=None is the box filter: average pooling.
     box = x.reshape(2, 4, 2, 4, 2, 3).mean(axis=(2, 4))
-    np.testing.assert_allclose(np.asarray(upfirdn.downsample_2d(x, k=None)), box, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(fir.downsample_2d(x, k=None)), box, atol=1e-6)
 
 
 def np_conv_transpose(x, w, stride=2):
@@ -132,7 +132,7 @@ def test_upsample_conv_2d_matches_numpy(kernel, fir_pad):
     x, w = _x(2, 4, 5, 3), _x(kernel, kernel, 3, 4)
     t = np_conv_transpose(x.astype(np.float64), w.astype(np.float64))
     ref = scipy_upfirdn2d(t, [1, 3, 3, 1], 1, 1, fir_pad) * 4 / 64.0
-    ours = np.asarray(upfirdn.upsample_conv_2d(x, w))
+    ours = np.asarray(fir.upsample_conv_2d(x, w))
     assert ours.shape == (2, 8, 10, 4)
     np.testing.assert_allclose(ours, ref, atol=5e-5)
 
@@ -143,12 +143,12 @@ def test_conv_downsample_2d_matches_numpy(kernel, fir_pad):
     x, w = _x(2, 8, 6, 3), _x(kernel, kernel, 3, 4)
     f = scipy_upfirdn2d(x, [1, 3, 3, 1], 1, 1, fir_pad) / 64.0
     ref = np_conv_valid(f, w.astype(np.float64), stride=2)
-    ours = np.asarray(upfirdn.conv_downsample_2d(x, w))
+    ours = np.asarray(fir.conv_downsample_2d(x, w))
     assert ours.shape == (2, 4, 3, 4)
     np.testing.assert_allclose(ours, ref, atol=5e-5)
 
 
-@pytest.mark.parametrize("fn", [upfirdn.upsample_conv_2d, upfirdn.conv_downsample_2d])
+@pytest.mark.parametrize("fn", [fir.upsample_conv_2d, fir.conv_downsample_2d])
 def test_grouped_resampling_convs_match_per_group(fn):
     x, w = _x(2, 6, 6, 8), _x(3, 3, 4, 10)  # 2 groups: 4 -> 5 channels each
     grouped = np.asarray(fn(x, w))

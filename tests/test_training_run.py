@@ -8,14 +8,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras_stylegan.training import configs, loop
+from keras_stylegan.training.data import open_dataset
 from PIL import Image
 
 from keras_stylegan import cli
 from keras_stylegan.generate import image_grid
 from keras_stylegan.networks.generator import Generator
-from keras_stylegan.ops import to_uint8
-from keras_stylegan.training import configs, loop
-from keras_stylegan.training.data import open_dataset
+from keras_stylegan.ops.basic import to_uint8
 
 
 def tiny_config(**overrides):

@@ -20,7 +20,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_stylegan.generate import image_grid, save_png
-from keras_stylegan.ops import to_uint8
+from keras_stylegan.loading import snapshot_name
+from keras_stylegan.ops.basic import to_uint8
 
 
 def log_value(logs, key, default=None):
@@ -218,8 +219,7 @@ class Snapshots(keras.callbacks.Callback):
             with self.writer.as_default(step=nimg):
                 tf.summary.image("Gs/fakes", grid[None], max_outputs=1)
             self.writer.flush()
-        save_keras_atomic(self.model.Gs,
-                          os.path.join(self.run_dir, f"network-snapshot-{nimg // 1000:06d}.keras"))
+        save_keras_atomic(self.model.Gs, os.path.join(self.run_dir, snapshot_name(nimg)))
 
 
 def _umask_mode():

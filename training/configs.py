@@ -195,9 +195,8 @@ def get(name, **overrides):
 
 
 def _check_family(cfg):
-    family = cfg["family"]
-    if family not in ("stylegan1", "stylegan2"):
-        raise ValueError(f"family must be 'stylegan1' or 'stylegan2'; received {family!r}.")
+    from keras_stylegan.networks.common import check_family
+    family = check_family(cfg["family"])
     rules.check_growing(family, cfg["progressive"])
     if family == "stylegan2" and cfg["mixed_precision"]:
         raise ValueError("--mixed-precision is for StyleGAN1. StyleGAN2 runs its highest "
@@ -240,8 +239,8 @@ def resolve(cfg, resolution, num_channels, label_size, num_replicas):
         cfg["checkpoint_kimg"] = cfg["snap_kimg"]
     if not float(cfg["total_kimg"]) > 0:
         raise ValueError(f"total_kimg (--kimg) must be > 0; received {cfg['total_kimg']!r}.")
-    if cfg["loss"] not in ("r1", "wgan-gp"):
-        raise ValueError(f"loss must be 'r1' or 'wgan-gp'; received {cfg['loss']!r}.")
+    from keras_stylegan.training.losses import check_loss
+    check_loss(cfg["loss"])
     if not (isinstance(cfg["grid_size"], (list, tuple)) and len(cfg["grid_size"]) == 2):
         raise ValueError(f"grid_size must be [columns, rows]; received {cfg['grid_size']!r}.")
     return cfg

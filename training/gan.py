@@ -44,10 +44,10 @@ import collections
 import keras
 import numpy as np
 import tensorflow as tf
-
-from keras_stylegan import ops as sgops
 from keras_stylegan.training import losses, rules
 from keras_stylegan.training.schedule import min_lod_for_resolution
+
+from keras_stylegan.ops import basic as sgops
 
 # Purposes of random draws, folded into the per-step key.
 _Z_D, _Z2_D, _MIX_D, _Z_G, _Z2_G, _MIX_G, _WGAN_ALPHA = 1, 2, 3, 4, 5, 6, 7
@@ -204,7 +204,7 @@ class StyleGAN(keras.Model):
 
     def _lod_variables(self):
         nets = (self.G.synthesis, self.D, self.Gs.synthesis)
-        return [self.lod] + [net.lod for net in nets if hasattr(net, "lod")]
+        return [self.lod] + [net.lod for net in nets if net.progressive]
 
     def set_lod(self, lod):
         """Writes `lod` to the model and to G, D and Gs (outside the step)."""
@@ -274,7 +274,7 @@ class StyleGAN(keras.Model):
 
     def _crossover(self, key, lod):
         """One crossover for the minibatch: in [1, cur_layers) w.p. mixing_prob, else cur_layers."""
-        cur_layers = self.G.num_ws - 2 * tf.cast(tf.floor(lod), tf.int32)
+        cur_layers = tf.gather(self.G.synthesis.ws_in_use(), tf.cast(tf.floor(lod), tf.int32))
         k0 = tf.random.experimental.stateless_fold_in(key, 0)
         k1 = tf.random.experimental.stateless_fold_in(key, 1)
         mix = tf.random.stateless_uniform([], k0) < self.style_mixing_prob
@@ -284,7 +284,7 @@ class StyleGAN(keras.Model):
 
     # Network calls ---------------------------------------------------------------
     def _progressive_kwargs(self, lod):
-        return dict(lod=lod, resolution=self.resolution) if hasattr(self.D, "lod") else {}
+        return dict(lod=lod, resolution=self.resolution) if self.D.progressive else {}
 
     def _disc(self, images, labels, lod):
         return tf.cast(self.D(images, labels=labels, **self._progressive_kwargs(lod)),
@@ -302,7 +302,7 @@ class StyleGAN(keras.Model):
 
     def _synthesize(self, ws, key, noise_p, lod, rep):
         noise = self._noise(key, noise_p, rep, self.resolution)
-        if hasattr(self.D, "lod"):
+        if self.G.progressive:
             images = self.G.synthesis(ws, noise=noise, lod=lod, resolution=self.resolution)
         else:
             images = self.G.synthesis(ws, noise=noise)

@@ -27,7 +27,6 @@ import time
 
 import keras
 import numpy as np
-
 from keras_stylegan.training import configs as configs_lib
 from keras_stylegan.training import distribute, rules
 
@@ -52,15 +51,6 @@ def _setup_precision(cfg):
         policy = "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
     keras.config.set_dtype_policy(policy)
     return policy
-
-
-def _float32_outputs(G, D):
-    """Keeps the last layers of G and D in float32 under mixed precision (StyleGAN1)."""
-    for block in G.synthesis.blocks:
-        block.torgb.dtype_policy = "float32"
-    for fade in G.synthesis.fades:
-        fade.dtype_policy = "float32"
-    D.epilogue.out.dtype_policy = "float32"
 
 
 def _make_optimizer(cfg, lrate, mixed, ratio=1.0):
@@ -89,7 +79,6 @@ def build_networks(cfg, policy):
     G = Generator(family=cfg["family"], name="G", **common, **cfg["G_kwargs"])
     D = build_discriminator(family=cfg["family"], name="D", **common, **cfg["D_kwargs"])
     if policy != "float32":
-        _float32_outputs(G, D)
         keras.config.set_dtype_policy("float32")
     try:
         Gs = Generator(family=cfg["family"], name="Gs", **common, **cfg["G_kwargs"])
@@ -128,7 +117,6 @@ class Run:
     # Set-up --------------------------------------------------------------------
     def build(self):
         import tensorflow as tf
-
         from keras_stylegan.training.gan import StyleGAN
         from keras_stylegan.training.schedule import Schedule
 
@@ -210,7 +198,6 @@ class Run:
 
     def _callbacks(self, start_kimg):
         import tensorflow as tf
-
         from keras_stylegan.training import callbacks as cb
         cfg = self.cfg
         cols, rows = cfg["grid_size"]
@@ -240,7 +227,7 @@ class Run:
 
     def _save_reals(self):
         from keras_stylegan.generate import image_grid, save_png
-        from keras_stylegan.ops import to_uint8
+        from keras_stylegan.ops.basic import to_uint8
         path = os.path.join(self.run_dir, "reals.png")
         if self.is_chief and not os.path.exists(path):
             cols, rows = self.cfg["grid_size"]

@@ -33,7 +33,7 @@ def add_arguments(p):
     g.add_argument("--format", choices=("savedmodel", "tflite"), default="savedmodel",
                    help="savedmodel (default) or tflite")
     m = p.add_argument_group("model options")
-    m.add_argument("--trunc-cutoff", default="default", metavar="N",
+    m.add_argument("--trunc-cutoff", default=None, metavar="N",
                    help="style layers that truncation affects: an integer, 'all', or "
                    "'default' (the network's own; StyleGAN1: 8, StyleGAN2: all)")
     m.add_argument("--fused-modconv", choices=("no", "yes"), default="no",
@@ -55,8 +55,11 @@ def add_arguments(p):
 
 def _cutoff(text):
     from keras_stylegan.cli.errors import CommandError
-    if text in ("default", "all"):
-        return "default" if text == "default" else None
+    from keras_stylegan.networks.generator import DEFAULT
+    if text is None or text == DEFAULT:
+        return DEFAULT
+    if text == "all":
+        return None
     try:
         value = int(text)
     except ValueError:

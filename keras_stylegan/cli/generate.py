@@ -49,10 +49,11 @@ def run(args):
 def _keras_images(args, seeds):
     from keras_stylegan.generate import ImageGenerator
     from keras_stylegan.loading import load_generator
+    from keras_stylegan.networks.generator import DEFAULT
 
     G = load_generator(args.network)
     plan_seeds, labels, names = plan(args, seeds, G.label_size)
-    cutoff = "default" if args.trunc_cutoff is None else args.trunc_cutoff
+    cutoff = DEFAULT if args.trunc_cutoff is None else args.trunc_cutoff
     gen = ImageGenerator(G, truncation_psi=args.trunc, truncation_cutoff=cutoff,
                          noise_mode=args.noise_mode)
     return names, gen.from_seeds(plan_seeds, labels=labels, batch_size=args.batch)

@@ -61,8 +61,8 @@ def add_arguments(p):
     g.add_argument("--max-images", type=int, default=None, help="use the first N images")
     g.add_argument("--no-growing", action="store_true",
                    help="train at full resolution from the start (no progressive growing)")
-    g.add_argument("--loss", choices=("r1", "wgan-gp"), default=None,
-                   help="logistic + R1 (default) or WGAN-GP")
+    g.add_argument("--loss", default=None, metavar="NAME",
+                   help="'r1': logistic + R1 (default), or 'wgan-gp'")
     g.add_argument("--gamma", type=float, default=None, help="R1 weight (default 10)")
     g.add_argument("--batch", type=int, default=None,
                    help="global minibatch at every resolution (overrides the config's dicts)")

@@ -1,9 +1,16 @@
 """StyleGAN1 (format version 3): `G_style` / `G_synthesis` / `G_mapping` / `D_basic`."""
 
 from keras_stylegan.legacy.convert import (
-    Kwargs, assign_table, build_generator, flatten_rows_chw_to_hwc, identity, nchw_to_nhwc)
+    Kwargs,
+    assign_table,
+    build_generator,
+    flatten_rows_chw_to_hwc,
+    identity,
+    nchw_to_nhwc,
+)
 from keras_stylegan.legacy.unpickler import LegacyFormatError
 from keras_stylegan.networks.discriminator_sg1 import Discriminator
+from keras_stylegan.ops import fir
 
 BOOL = (True, False)
 STRUCTURES = ("auto", "linear", "recursive", "fixed")  # all give the same numbers
@@ -73,12 +80,9 @@ def _generator_config(kw):
             use_instance_norm=kw.take("use_instance_norm", True, choices=BOOL),
             nonlinearity=kw.take("nonlinearity", "lrelu", choices=ACTS),
             fused_scale=kw.take("fused_scale", "auto", choices=FUSED),
-            blur_filter=_blur(kw.take("blur_filter", [1, 2, 1]))))
+            blur_filter=fir.fir_taps(kw.take("blur_filter", [1, 2, 1]))))
     return config, meta
 
-
-def _blur(taps):
-    return None if taps is None else [float(t) for t in taps]
 
 
 def _generator_table(G, synth_name, mapping_name):
@@ -94,8 +98,8 @@ def _generator_table(G, synth_name, mapping_name):
     for k, block in zip(range(2, r + 1), synth.blocks):
         scope = f"{synth_name}/{2 ** k}x{2 ** k}"
         names = ("Const", "Conv") if k == 2 else ("Conv0_up", "Conv1")
-        for j, (layer, nm) in enumerate(zip((block.layer0, block.layer1), names)):
-            rows += _synthesis_layer_rows(layer, f"{scope}/{nm}", f"{synth_name}/noise{2 * k - 4 + j}")
+        for layer, nm, i in zip((block.layer0, block.layer1), names, block.noise_indices):
+            rows += _synthesis_layer_rows(layer, f"{scope}/{nm}", f"{synth_name}/noise{i}")
         rows += [(f"{synth_name}/ToRGB_lod{r - k}/weight", block.torgb.kernel, identity),
                  (f"{synth_name}/ToRGB_lod{r - k}/bias", block.torgb.bias, identity)]
     return rows
@@ -138,7 +142,7 @@ def discriminator(net, source, name=None):
         mbstd_group_size=kw.take("mbstd_group_size", 4),
         mbstd_num_features=kw.take("mbstd_num_features", 1),
         fused_scale=kw.take("fused_scale", "auto", choices=FUSED),
-        blur_filter=_blur(kw.take("blur_filter", [1, 2, 1])))
+        blur_filter=fir.fir_taps(kw.take("blur_filter", [1, 2, 1])))
     kw.check_all_used()
     assign_table(_discriminator_table(D), net.all_variables(), D, net.name, source)
     return D

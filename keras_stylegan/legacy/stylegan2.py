@@ -12,10 +12,17 @@ progressive growing) are rejected with an error naming them.
 """
 
 from keras_stylegan.legacy.convert import (
-    Kwargs, assign_table, build_generator, flatten_rows_chw_to_hwc, identity, nchw_to_nhwc)
+    Kwargs,
+    assign_table,
+    build_generator,
+    flatten_rows_chw_to_hwc,
+    identity,
+    nchw_to_nhwc,
+)
 from keras_stylegan.legacy.unpickler import LegacyFormatError
 from keras_stylegan.networks.common import num_features
 from keras_stylegan.networks.discriminator_sg2 import DiscriminatorSG2
+from keras_stylegan.ops import fir
 
 BOOL = (True, False)
 ACTS = ("lrelu", "relu")
@@ -50,9 +57,6 @@ def _dialect(net, source):
         f"{source}: unexpected StyleGAN2 generator layout {names}; expected one of "
         f"{list(GENERATOR_LAYOUTS.values())}.")
 
-
-def _taps(taps):
-    return None if taps is None else [float(t) for t in taps]
 
 
 def generator(net, source, name=None):
@@ -97,7 +101,7 @@ def _generator_config(kw, dialect, source):
         fmap_max=kw.take("fmap_max", 512),
         architecture=kw.take("architecture", "skip", choices=ARCHS),
         nonlinearity=kw.take("nonlinearity", "lrelu", choices=ACTS),
-        resample_kernel=_taps(kw.take("resample_kernel", [1, 3, 3, 1])),
+        resample_kernel=fir.fir_taps(kw.take("resample_kernel", [1, 3, 3, 1])),
         fused_modconv=kw.take("fused_modconv", not ada, choices=BOOL))
     mapping_extra = {}
     if ada:  # ADA embeds labels with a biased dense layer ('LabelEmbed')
@@ -158,12 +162,13 @@ def _generator_table(G, synth_name, mapping_name):
                  (f"{m}/Dense{i}/bias", dense.bias, identity)]
     for k, block in zip(range(2, synth.resolution_log2 + 1), synth.blocks):
         scope = f"{s}/{2 ** k}x{2 ** k}"
+        noise = {name: f"{s}/noise{i}" for name, i in block.noise_index.items()}
         if k == 2:
             rows.append((f"{scope}/Const/const", block.const.const, nchw_to_nhwc))
-            rows += _styled_rows(f"{scope}/Conv", block.conv1, f"{s}/noise0")
+            rows += _styled_rows(f"{scope}/Conv", block.conv1, noise["conv1"])
         else:
-            rows += _styled_rows(f"{scope}/Conv0_up", block.conv0, f"{s}/noise{2 * k - 5}")
-            rows += _styled_rows(f"{scope}/Conv1", block.conv1, f"{s}/noise{2 * k - 4}")
+            rows += _styled_rows(f"{scope}/Conv0_up", block.conv0, noise["conv0"])
+            rows += _styled_rows(f"{scope}/Conv1", block.conv1, noise["conv1"])
         if block.skip is not None:
             rows.append((f"{scope}/Skip/weight", block.skip.kernel, identity))
         if block.torgb is not None:
@@ -194,7 +199,7 @@ def discriminator(net, source, name=None):
         fmap_max=kw.take("fmap_max", 512),
         architecture=kw.take("architecture", "resnet", choices=ARCHS),
         nonlinearity=kw.take("nonlinearity", "lrelu", choices=ACTS),
-        resample_kernel=_taps(kw.take("resample_kernel", [1, 3, 3, 1])))
+        resample_kernel=fir.fir_taps(kw.take("resample_kernel", [1, 3, 3, 1])))
     if ada:
         _ada_discriminator_config(kw, config)
     else:

@@ -1,10 +1,43 @@
 """Helpers shared by every network: channel counts, resolution checks, config checks."""
 
+import contextlib
 import math
 
+import keras
 import numpy as np
 
 FAMILIES = ("stylegan1", "stylegan2")
+
+
+@contextlib.contextmanager
+def global_dtype_policy(name):
+    """Temporarily sets Keras' global dtype policy (restored on exit)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def own_precision(cls):
+    """Class decorator for networks that set their own precision (StyleGAN2's
+    `num_fp16_res`): the network and every sublayer it constructs compute in
+    float32, or in the dtype policy they name, whatever the global policy.
+
+    `cls.own_precision` tells other code (the generator, training) so.
+    """
+    init = cls.__init__
+
+    def __init__(self, **kwargs):  # keyword arguments only, as Keras' from_config
+        kwargs.setdefault("dtype", "float32")
+        with global_dtype_policy("float32"):
+            init(self, **kwargs)
+
+    __init__.__doc__, __init__.__qualname__ = init.__doc__, init.__qualname__
+    cls.__init__ = __init__
+    cls.own_precision = True
+    return cls
 
 
 def num_features(stage, fmap_base, fmap_decay=1.0, fmap_max=512, fmap_min=1):

@@ -3,12 +3,17 @@
 import keras
 from keras import ops
 
-from keras_stylegan import ops as sgops
-from keras_stylegan.layers import (
-    Blur, EqualizedConv2D, EqualizedDense, FromRGB, LodFadeIn, MinibatchStddev,
-    register)
+from keras_stylegan.layers.common import EqualizedDense, MinibatchStddev, register
+from keras_stylegan.layers.sg1 import Blur, EqualizedConv2D, FromRGB, LodFadeIn
 from keras_stylegan.networks.common import (
-    check_choice, num_features, require_labels, resolution_log2, stop_level)
+    check_choice,
+    num_features,
+    require_labels,
+    resolution_log2,
+    stop_level,
+)
+from keras_stylegan.ops import basic as sgops
+from keras_stylegan.ops import fir
 
 
 class DiscriminatorBlock(keras.layers.Layer):
@@ -106,6 +111,8 @@ class Discriminator(keras.Model):
     """
 
     family = "stylegan1"
+    progressive = True  # grows with `lod`
+    own_precision = False  # follows the global dtype policy (scores stay float32)
 
     def __init__(self, resolution=1024, num_channels=3, label_size=0, fmap_base=8192,
                  fmap_decay=1.0, fmap_max=512, nonlinearity="lrelu", mbstd_group_size=4,
@@ -118,7 +125,7 @@ class Discriminator(keras.Model):
         self.nonlinearity = check_choice("nonlinearity", nonlinearity, ("lrelu", "relu"))
         self.mbstd_group_size, self.mbstd_num_features = int(mbstd_group_size), int(mbstd_num_features)
         self.fused_scale = check_choice("fused_scale", fused_scale, ("auto", True, False))
-        self.blur_filter = None if blur_filter is None else [float(t) for t in blur_filter]
+        self.blur_filter = fir.fir_taps(blur_filter)
         act = dict(activation=self.nonlinearity)
         # fromrgb[k - 2] reads images of 2**k px (k = 2..r); blocks[k - 3] and
         # fades[k - 3] belong to the level at 2**k px (k = 3..r).
@@ -131,7 +138,8 @@ class Discriminator(keras.Model):
         self.epilogue = DiscriminatorEpilogue(
             mbstd, EqualizedConv2D(self.nf(1), 3, name="conv", **act),
             EqualizedDense(self.nf(0), name="dense0", **act),
-            EqualizedDense(max(self.label_size, 1), gain=1.0, name="out"), name="b4")
+            EqualizedDense(max(self.label_size, 1), gain=1.0, name="out", dtype="float32"),
+            name="b4")  # scores stay float32 under a mixed precision policy
         self.build()
 
     def nf(self, stage):

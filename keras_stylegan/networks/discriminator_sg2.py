@@ -20,19 +20,25 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_stylegan import ops as sgops
-from keras_stylegan import upfirdn
-from keras_stylegan.layers import SQRT2, EqualizedDense, register
-from keras_stylegan.layers_sg2 import ResampleConv2D
+from keras_stylegan.layers.common import EqualizedDense, register
+from keras_stylegan.layers.sg2 import ResampleConv2D
 from keras_stylegan.networks.common import (
-    check_choice, num_features, require_labels, resolution_log2)
+    check_choice,
+    num_features,
+    own_precision,
+    require_labels,
+    resolution_log2,
+)
 from keras_stylegan.networks.discriminator_sg1 import DiscriminatorHead
 from keras_stylegan.networks.synthesis_sg2 import (
-    ARCHITECTURES, FP16, NONLINEARITIES, check_num_fp16_res)
-
-
-def _taps(kernel):
-    return None if kernel is None else [float(t) for t in kernel]
+    ARCHITECTURES,
+    FP16,
+    NONLINEARITIES,
+    check_num_fp16_res,
+)
+from keras_stylegan.ops import basic as sgops
+from keras_stylegan.ops import fir
+from keras_stylegan.ops.basic import SQRT2
 
 
 class DiscriminatorBlockSG2(keras.layers.Layer):
@@ -104,6 +110,7 @@ class DiscriminatorEpilogueSG2(DiscriminatorHead, keras.layers.Layer):
 
 
 @register
+@own_precision
 class DiscriminatorSG2(keras.Model):
     """StyleGAN2 discriminator: NHWC image (+ labels) -> score [N, 1].
 
@@ -139,11 +146,12 @@ class DiscriminatorSG2(keras.Model):
     """
 
     family = "stylegan2"
+    progressive = False  # no growing
 
     def __init__(self, resolution=1024, num_channels=3, label_size=0, fmap_base=16384,
                  fmap_decay=1.0, fmap_min=1, fmap_max=512, architecture="resnet",
                  nonlinearity="lrelu", mbstd_group_size=4, mbstd_num_features=1,
-                 resample_kernel=upfirdn.DEFAULT_KERNEL, num_fp16_res=0, conv_clamp=None,
+                 resample_kernel=fir.DEFAULT_KERNEL, num_fp16_res=0, conv_clamp=None,
                  cmap_dim=None, mapping_layers=0, mapping_lrmul=0.1, **kwargs):
         super().__init__(**kwargs)
         self.resolution = int(resolution)
@@ -159,8 +167,8 @@ class DiscriminatorSG2(keras.Model):
                 f"mbstd_group_size must be >= 1 or None (whole batch); received "
                 f"{mbstd_group_size}. Use mbstd_num_features=0 to disable minibatch stddev.")
         self.mbstd_num_features = int(mbstd_num_features)
-        self.resample_kernel = _taps(resample_kernel)
-        upfirdn.setup_kernel(self.resample_kernel)
+        self.resample_kernel = fir.fir_taps(resample_kernel)
+        fir.setup_kernel(self.resample_kernel)
         self.num_fp16_res = check_num_fp16_res(num_fp16_res)
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.cmap_dim = None if cmap_dim is None else int(cmap_dim)
@@ -234,7 +242,7 @@ class DiscriminatorSG2(keras.Model):
         for block in self.blocks:
             x = block(x, img)
             if self.architecture == "skip":
-                img = upfirdn.downsample_2d(img, k=self.resample_kernel)
+                img = fir.downsample_2d(img, k=self.resample_kernel)
         scores = self.epilogue(x, img)
         if labels is None:
             return scores

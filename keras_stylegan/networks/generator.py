@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_stylegan.layers import register
+from keras_stylegan.layers.common import register
 from keras_stylegan.networks import registry
 from keras_stylegan.networks.common import check_family
 from keras_stylegan.networks.mapping import MappingNetwork
@@ -49,6 +49,8 @@ class Generator(keras.Model):
     def __init__(self, family="stylegan1", resolution=1024, num_channels=3, latent_size=512,
                  dlatent_size=512, label_size=0, mapping_kwargs=None, synthesis_kwargs=None,
                  truncation_cutoff=DEFAULT, w_avg_beta=0.995, **kwargs):
+        if registry.synthesis_class(family).own_precision:
+            kwargs.setdefault("dtype", "float32")  # StyleGAN2: num_fp16_res decides
         super().__init__(**kwargs)
         self.family = check_family(family)
         self.mapping_kwargs = dict(mapping_kwargs or {})
@@ -64,6 +66,7 @@ class Generator(keras.Model):
             self.mapping = MappingNetwork(
                 latent_size=latent_size, label_size=label_size, dlatent_size=dlatent_size,
                 num_ws=self.synthesis.num_ws, family=family, name="mapping",
+                **({"dtype": "float32"} if self.synthesis.own_precision else {}),
                 **self.mapping_kwargs)
         self.build()
 
@@ -87,6 +90,11 @@ class Generator(keras.Model):
     @property
     def num_ws(self):
         return self.synthesis.num_ws
+
+    @property
+    def progressive(self):
+        """Whether the network grows with `lod` (StyleGAN1) or not (StyleGAN2)."""
+        return self.synthesis.progressive
 
     @property
     def resolution(self):

@@ -3,9 +3,10 @@
 import keras
 from keras import ops
 
-from keras_stylegan import ops as sgops
-from keras_stylegan.layers import SQRT2, EqualizedDense, register
+from keras_stylegan.layers.common import EqualizedDense, register
 from keras_stylegan.networks.common import check_choice, check_family, require_labels
+from keras_stylegan.ops import basic as sgops
+from keras_stylegan.ops.basic import SQRT2
 
 
 @register

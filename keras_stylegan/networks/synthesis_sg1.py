@@ -1,19 +1,20 @@
 """StyleGAN1 synthesis network (NVIDIA's `G_synthesis`), NHWC.
 
 Blocks `b4, b8, ..., bR`; each has `layer0` (the learned constant at 4x4,
-else the upsampling conv + blur), `layer1` (3x3 conv) and `torgb`. Layer
-`layer{j}` of the block at `2**k` px uses style `2k - 4 + j`.
+else the upsampling conv + blur), `layer1` (3x3 conv) and `torgb`. Each
+block knows the style (w) and noise indices its layers read (`w_indices`,
+`noise_indices`): the blocks take two consecutive styles each, in order, so
+layer `j` of the block at `2**k` px reads style and noise `2k - 4 + j`.
 """
 
 import keras
-from keras import ops
 
-from keras_stylegan import ops as sgops
-from keras_stylegan.layers import (
-    SQRT2, Blur, ConstantInput, EqualizedConv2D, LayerEpilogue, LodFadeIn, ToRGB,
-    check_noise_mode, register)
-from keras_stylegan.networks.common import (
-    check_choice, num_features, resolution_log2, stop_level)
+from keras_stylegan.layers.common import ConstantInput, check_noise_mode, register
+from keras_stylegan.layers.sg1 import Blur, EqualizedConv2D, LayerEpilogue, LodFadeIn, ToRGB
+from keras_stylegan.networks.common import check_choice, num_features, resolution_log2, stop_level
+from keras_stylegan.ops import basic as sgops
+from keras_stylegan.ops import fir
+from keras_stylegan.ops.basic import SQRT2
 
 
 @register
@@ -36,7 +37,7 @@ class SynthesisLayer(keras.layers.Layer):
         self.const_input = bool(const_input)
         self.up = bool(up)
         self.fused_scale = bool(fused_scale)
-        self.blur_filter = None if blur_filter is None else [float(t) for t in blur_filter]
+        self.blur_filter = fir.fir_taps(blur_filter)
         self.epilogue_kwargs = dict(epilogue or {})
         gain = SQRT2 if self.epilogue_kwargs.get("activation", "lrelu") != "linear" else 1.0
         if self.const_input:
@@ -113,28 +114,34 @@ class SynthesisNetwork(keras.layers.Layer):
         self.dlatent_size = int(dlatent_size)
         self.fmap_base, self.fmap_decay, self.fmap_max = int(fmap_base), float(fmap_decay), int(fmap_max)
         self.fused_scale = check_choice("fused_scale", fused_scale, ("auto", True, False))
-        self.blur_filter = None if blur_filter is None else [float(t) for t in blur_filter]
+        self.blur_filter = fir.fir_taps(blur_filter)
         self.epilogue = dict(use_styles=bool(use_styles), use_noise=bool(use_noise),
                              use_pixel_norm=bool(use_pixel_norm),
                              use_instance_norm=bool(use_instance_norm),
                              activation=check_choice("nonlinearity", nonlinearity, ("lrelu", "relu")))
-        self.num_ws = 2 * self.resolution_log2 - 2
-        self.blocks = [self._make_block(k) for k in range(2, self.resolution_log2 + 1)]
-        self.fades = [LodFadeIn(self.resolution_log2 - k, name=f"fade{2 ** k}")
+        self.blocks = []
+        for k in range(2, self.resolution_log2 + 1):
+            self.blocks.append(self._make_block(k, self.blocks[-1].w_end if self.blocks else 0))
+        self.num_ws = self.blocks[-1].w_end
+        # Outputs stay float32 under a mixed precision policy.
+        self.fades = [LodFadeIn(self.resolution_log2 - k, name=f"fade{2 ** k}", dtype="float32")
                       for k in range(3, self.resolution_log2 + 1)]
         self.build()
+
+    progressive = True  # grows with `lod`
+    own_precision = False  # follows the global dtype policy (outputs stay float32)
 
     def nf(self, stage):
         return num_features(stage, self.fmap_base, self.fmap_decay, self.fmap_max)
 
-    def _make_block(self, k):
+    def _make_block(self, k, w_start):
         fused = (2 ** k >= 128) if self.fused_scale == "auto" else self.fused_scale
         common = dict(blur_filter=self.blur_filter, epilogue=self.epilogue)
         layer0 = SynthesisLayer(self.nf(k - 1), const_input=(k == 2), up=(k > 2),
                                 fused_scale=fused, name="layer0", **common)
         layer1 = SynthesisLayer(self.nf(k - 1), name="layer1", **common)
-        torgb = ToRGB(self.num_channels, name="torgb")
-        return SynthesisBlock(layer0, layer1, torgb, name=f"b{2 ** k}")
+        torgb = ToRGB(self.num_channels, name="torgb", dtype="float32")
+        return SynthesisBlock(layer0, layer1, torgb, 2 ** k, w_start, name=f"b{2 ** k}")
 
     def build(self, input_shape=None):
         self.lod = self.add_weight(name="lod", shape=(), initializer="zeros", trainable=False)
@@ -146,7 +153,11 @@ class SynthesisNetwork(keras.layers.Layer):
     @property
     def noise_shapes(self):
         """[(H, W)] of the noise input of each style layer."""
-        return [(2 ** (i // 2 + 2),) * 2 for i in range(self.num_ws)]
+        return [shape for block in self.blocks for shape in block.noise_shapes]
+
+    def ws_in_use(self):
+        """[number of styles the output reads at each `floor(lod)`], lod 0 first."""
+        return [block.w_end for block in reversed(self.blocks)]
 
     def call(self, ws, noise_mode="random", lod=None, noise=None, resolution=None):
         check_noise_mode(noise_mode)
@@ -155,9 +166,7 @@ class SynthesisNetwork(keras.layers.Layer):
         noise = list(noise) if noise is not None else [None] * self.num_ws
         x, img = ws, None
         for k, block in zip(range(2, stop + 1), self.blocks):
-            i = 2 * k - 4
-            x = block(x, ws[:, i], ws[:, i + 1], noise_mode=noise_mode,
-                      noise0=noise[i], noise1=noise[i + 1])
+            x = block(x, ws, noise_mode=noise_mode, noise=noise)
             y = block.torgb(x)
             img = y if img is None else self.fades[k - 3](y, sgops.upscale2d(img), lod=lod)
         return img
@@ -177,12 +186,33 @@ class SynthesisNetwork(keras.layers.Layer):
 class SynthesisBlock(keras.layers.Layer):
     """A StyleGAN1 synthesis block: `layer0`, `layer1` and its `torgb`.
 
-    Built by `SynthesisNetwork`; not serialized on its own.
+    `layer{j}` reads style (w) and noise `w_start + j`; both run at
+    `resolution` px. Built by
+    `SynthesisNetwork`; not serialized on its own.
     """
 
-    def __init__(self, layer0, layer1, torgb, **kwargs):
+    num_ws = 2  # styles read: one per layer
+
+    def __init__(self, layer0, layer1, torgb, resolution, w_start, **kwargs):
         super().__init__(**kwargs)
         self.layer0, self.layer1, self.torgb = layer0, layer1, torgb
+        self.resolution, self.w_start = int(resolution), int(w_start)
+
+    @property
+    def w_indices(self):
+        """The style of `layer0` and of `layer1`."""
+        return tuple(range(self.w_start, self.w_end))
+
+    noise_indices = w_indices  # each layer's noise input has its style's index
+
+    @property
+    def w_end(self):
+        return self.w_start + self.num_ws
+
+    @property
+    def noise_shapes(self):
+        """[(H, W)] of each layer's noise input."""
+        return [(self.resolution, self.resolution)] * self.num_ws
 
     def build_from(self, x_shape, w_shape):
         """Builds the children from the previous block's output shape; returns ours."""
@@ -195,6 +225,9 @@ class SynthesisBlock(keras.layers.Layer):
         self.built = True
         return out
 
-    def call(self, x, w0, w1, noise_mode="random", noise0=None, noise1=None):
-        x = self.layer0(x, w0, noise_mode=noise_mode, noise=noise0)
-        return self.layer1(x, w1, noise_mode=noise_mode, noise=noise1)
+    def call(self, x, ws, noise_mode="random", noise=None):
+        """`ws`: all styles [N, num_ws, w_dim]; `noise`: all noise inputs or None."""
+        for layer, i in zip((self.layer0, self.layer1), self.w_indices):
+            x = layer(x, ws[:, i], noise_mode=noise_mode,
+                      noise=None if noise is None else noise[i])
+        return x

@@ -12,28 +12,29 @@ the architecture, `torgb` and `skip`:
 * 'resnet': `x = (conv1(conv0(x)) + skip(x)) / sqrt(2)` with a 1x1 FIR
   up-conv `skip`; only the last block's `torgb`.
 
-Style (w) indices: the block at `2**k` px uses `2k-5` (conv0), `2k-4`
-(conv1) and `2k-3` (torgb, shared with the next block's conv0). Noise
-inputs: `2k-5` and `2k-4` (the 4x4 conv uses noise 0), so there are
-`num_ws - 1` of them.
+Style (w) and noise indices are the blocks' own (`w_index`, `noise_index`):
+each conv reads the next style and the next noise input in order, and a
+block's `torgb` reads the style after its convs (shared with the next
+block's conv0). So the block at `2**k` px uses styles `2k-5` (conv0), `2k-4`
+(conv1) and `2k-3` (torgb), noise `2k-5` and `2k-4` (the 4x4 block: style 0
+and noise 0 for its conv, style 1 for its torgb), and there are `num_ws - 1`
+noise inputs.
 """
 
 import keras
 import numpy as np
 from keras import ops
 
-from keras_stylegan import upfirdn
-from keras_stylegan.layers import ConstantInput, check_noise_mode, register
-from keras_stylegan.layers_sg2 import ModulatedToRGB, ResampleConv2D, StyledConv2D
-from keras_stylegan.networks.common import check_choice, num_features, resolution_log2
+from keras_stylegan.layers.common import ConstantInput, check_noise_mode, register
+from keras_stylegan.layers.sg2 import ModulatedToRGB, ResampleConv2D, StyledConv2D
+from keras_stylegan.networks.common import (
+    check_choice, num_features, own_precision, resolution_log2)
+from keras_stylegan.ops import fir
 
 ARCHITECTURES = ("orig", "skip", "resnet")
 NONLINEARITIES = ("lrelu", "relu")
 FP16 = "mixed_float16"
 
-
-def _taps(kernel):
-    return None if kernel is None else [float(t) for t in kernel]
 
 
 def check_num_fp16_res(num_fp16_res):
@@ -48,10 +49,12 @@ class SynthesisBlockSG2(keras.layers.Layer):
 
     Children: `const` (4x4 only) or `conv0`; `conv1`; optional `torgb`;
     optional `skip` (resnet). `res_log2` is k for the block at `2**k` px.
+    Its convs read styles `w_start, w_start + 1, ...` and noise inputs
+    `noise_start, ...` in order; `torgb` reads the style after them.
     """
 
     def __init__(self, res_log2, const, conv0, conv1, torgb, skip, architecture,
-                 resample_kernel, use_fp16=False, **kwargs):
+                 resample_kernel, use_fp16=False, w_start=0, noise_start=0, **kwargs):
         kwargs.setdefault("autocast", False)  # keep ws float32, x in our own dtype
         super().__init__(**kwargs)
         self.res_log2 = int(res_log2)
@@ -61,6 +64,29 @@ class SynthesisBlockSG2(keras.layers.Layer):
         self.resample_kernel = resample_kernel
         self.use_fp16 = bool(use_fp16)
         self.act_dtype = "float16" if self.use_fp16 else "float32"
+        convs = ("conv1",) if const is not None else ("conv0", "conv1")
+        self.w_index = {name: int(w_start) + j for j, name in enumerate(convs)}
+        self.w_index["torgb"] = int(w_start) + len(convs)
+        self.noise_index = {name: int(noise_start) + j for j, name in enumerate(convs)}
+
+    @property
+    def num_ws(self):
+        """Styles this block's convs read (its torgb's is the next block's first)."""
+        return len(self.noise_index)
+
+    @property
+    def w_end(self):
+        """One past the highest style index this block reads."""
+        return self.w_index["torgb"] + 1
+
+    @property
+    def noise_shapes(self):
+        """[(H, W)] of each noise input, in `noise_index` order."""
+        return [(2 ** self.res_log2,) * 2] * len(self.noise_index)
+
+    def noise_layers(self):
+        """The `NoiseInjection` layer of each conv, in `noise_index` order."""
+        return [getattr(self, name).noise for name in self.noise_index]
 
     def build_from(self, x_shape, w_shape):
         """Builds the children from the previous block's output shape; returns ours."""
@@ -80,30 +106,33 @@ class SynthesisBlockSG2(keras.layers.Layer):
         self.built = True
         return x_shape
 
-    def call(self, x, img, ws, noise_mode="random", noise=(None, None),
-             fused_modconv=True):
-        """(features, image) -> (features, image); `ws` are all [N, num_ws, w_dim]."""
-        k = self.res_log2
+    def call(self, x, img, ws, noise_mode="random", noise=None, fused_modconv=True):
+        """(features, image) -> (features, image); `ws` are all [N, num_ws, w_dim],
+        `noise` all noise inputs (or None)."""
         opts = dict(noise_mode=noise_mode, fused_modconv=fused_modconv)
+        w, n = self.w_index, self.noise_index
+
+        def conv(name, x):
+            return getattr(self, name)(x, ws[:, w[name]], **opts,
+                                       noise=None if noise is None else noise[n[name]])
+
         if self.const is not None:
-            x = ops.cast(self.const(ws), self.act_dtype)
-            x = self.conv1(x, ws[:, 0], noise=noise[1], **opts)
+            x = conv("conv1", ops.cast(self.const(ws), self.act_dtype))
         else:
-            x = ops.cast(x, self.act_dtype)
-            t = x
-            x = self.conv0(x, ws[:, 2 * k - 5], noise=noise[0], **opts)
-            x = self.conv1(x, ws[:, 2 * k - 4], noise=noise[1], **opts)
+            x = t = ops.cast(x, self.act_dtype)
+            x = conv("conv1", conv("conv0", x))
             if self.skip is not None:
                 x = (x + self.skip(t)) * ops.cast(np.sqrt(0.5), x.dtype)
         if img is not None and self.architecture == "skip":
-            img = upfirdn.upsample_2d(img, k=self.resample_kernel)
+            img = fir.upsample_2d(img, k=self.resample_kernel)
         if self.torgb is not None:
-            y = self.torgb(x, ws[:, 2 * k - 3], fused_modconv=fused_modconv)
+            y = self.torgb(x, ws[:, w["torgb"]], fused_modconv=fused_modconv)
             img = y if img is None else img + y
         return x, img
 
 
 @register
+@own_precision
 class SynthesisNetworkSG2(keras.layers.Layer):
     """StyleGAN2 synthesis: w's -> NHWC image in [-1, 1] (not clipped).
 
@@ -149,7 +178,7 @@ class SynthesisNetworkSG2(keras.layers.Layer):
     def __init__(self, resolution=1024, num_channels=3, dlatent_size=512, fmap_base=16384,
                  fmap_decay=1.0, fmap_min=1, fmap_max=512, fmap_const=None,
                  architecture="skip", nonlinearity="lrelu",
-                 resample_kernel=upfirdn.DEFAULT_KERNEL, use_noise=True, num_fp16_res=0,
+                 resample_kernel=fir.DEFAULT_KERNEL, use_noise=True, num_fp16_res=0,
                  conv_clamp=None, fused_modconv=True, **kwargs):
         super().__init__(**kwargs)
         self.resolution = int(resolution)
@@ -161,21 +190,31 @@ class SynthesisNetworkSG2(keras.layers.Layer):
         self.fmap_const = None if fmap_const is None else int(fmap_const)
         self.architecture = check_choice("architecture", architecture, ARCHITECTURES)
         self.nonlinearity = check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
-        self.resample_kernel = _taps(resample_kernel)
-        upfirdn.setup_kernel(self.resample_kernel)  # validates the taps
+        self.resample_kernel = fir.fir_taps(resample_kernel)
+        fir.setup_kernel(self.resample_kernel)  # validates the taps
         self.use_noise = bool(use_noise)
         self.num_fp16_res = check_num_fp16_res(num_fp16_res)
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.fused_modconv = bool(fused_modconv)
-        self.num_ws = 2 * self.resolution_log2 - 2
-        self.blocks = [self._make_block(k) for k in range(2, self.resolution_log2 + 1)]
+        self.blocks = []
+        for k in range(2, self.resolution_log2 + 1):
+            w_start = self.blocks[-1].w_index["torgb"] if self.blocks else 0
+            noise_start = sum(block.num_ws for block in self.blocks)
+            self.blocks.append(self._make_block(k, w_start, noise_start))
+        self.num_ws = self.blocks[-1].w_end
         self.build()
+
+    progressive = False  # no growing: always the full resolution
+
+    def ws_in_use(self):
+        """[number of styles the output reads]: all of them (no `lod`)."""
+        return [self.num_ws]
 
     def nf(self, stage):
         return num_features(stage, self.fmap_base, self.fmap_decay, self.fmap_max,
                             self.fmap_min)
 
-    def _make_block(self, k):
+    def _make_block(self, k, w_start, noise_start):
         r = self.resolution_log2
         use_fp16 = k >= 3 and k > r - self.num_fp16_res
         policy = dict(dtype=FP16 if use_fp16 else None)
@@ -195,7 +234,8 @@ class SynthesisNetworkSG2(keras.layers.Layer):
             torgb = ModulatedToRGB(self.num_channels, conv_clamp=self.conv_clamp,
                                    name="torgb", **policy)
         return SynthesisBlockSG2(k, const, conv0, conv1, torgb, skip, self.architecture,
-                                 self.resample_kernel, use_fp16=use_fp16, name=f"b{2 ** k}")
+                                 self.resample_kernel, use_fp16=use_fp16, w_start=w_start,
+                                 noise_start=noise_start, name=f"b{2 ** k}")
 
     def build(self, input_shape=None):
         w_shape = (None, self.dlatent_size)
@@ -206,16 +246,13 @@ class SynthesisNetworkSG2(keras.layers.Layer):
     @property
     def noise_shapes(self):
         """[(H, W)] of each noise input (`num_ws - 1` of them, NVIDIA's `noise{i}`)."""
-        return [(2 ** ((i + 5) // 2),) * 2 for i in range(self.num_ws - 1)]
+        return [shape for block in self.blocks for shape in block.noise_shapes]
 
     def noise_layers(self):
         """The `NoiseInjection` layer of each noise input, in `noise{i}` order (or [])."""
         if not self.use_noise:
             return []
-        out = [self.blocks[0].conv1.noise]
-        for block in self.blocks[1:]:
-            out += [block.conv0.noise, block.conv1.noise]
-        return out
+        return [layer for block in self.blocks for layer in block.noise_layers()]
 
     def call(self, ws, noise_mode="random", noise=None, resolution=None, fused_modconv=None):
         check_noise_mode(noise_mode)
@@ -235,9 +272,8 @@ class SynthesisNetworkSG2(keras.layers.Layer):
         fused = self.fused_modconv if fused_modconv is None else bool(fused_modconv)
         ws = ops.cast(ws, "float32")
         x = img = None
-        for k, block in zip(range(2, self.resolution_log2 + 1), self.blocks):
-            pair = (None, noise[0]) if k == 2 else (noise[2 * k - 5], noise[2 * k - 4])
-            x, img = block(x, img, ws, noise_mode=noise_mode, noise=pair, fused_modconv=fused)
+        for block in self.blocks:
+            x, img = block(x, img, ws, noise_mode=noise_mode, noise=noise, fused_modconv=fused)
         return img
 
     def get_config(self):

@@ -5,10 +5,11 @@ import socket
 
 import numpy as np
 
-G_KWARGS = dict(latent_size=16, dlatent_size=16,
-                mapping_kwargs=dict(mapping_fmaps=16, mapping_layers=2),
-                synthesis_kwargs=dict(fmap_base=64, fmap_max=16))
-D_KWARGS = dict(fmap_base=64, fmap_max=16)
+from keras_stylegan.training.configs import CONFIGS
+
+# The networks of the `tiny` training config.
+G_KWARGS = CONFIGS["tiny"]["G_kwargs"]
+D_KWARGS = CONFIGS["tiny"]["D_kwargs"]
 
 
 def networks(resolution=16, label_size=0, seed=1, family="stylegan1", **extra):

@@ -1,4 +1,4 @@
-"""Tensor operations shared by the StyleGAN networks, written with `keras.ops`.
+"""Elementwise, normalization and resampling ops of the StyleGAN networks, in `keras.ops`.
 
 Every function takes and returns NHWC tensors (NVIDIA's code is NCHW; the
 legacy importer converts weights so that the numbers agree). They run on any
@@ -41,43 +41,6 @@ def instance_norm(x, epsilon=1e-8):
     """Instance normalization over H and W of an NHWC tensor (no affine part)."""
     x = x - ops.mean(x, axis=(1, 2), keepdims=True)
     return x * ops.rsqrt(ops.mean(ops.square(x), axis=(1, 2), keepdims=True) + epsilon)
-
-
-def fir_kernel(taps, normalize=True, gain=1.0):
-    """Makes a 2-D FIR kernel (NumPy float32) from separable 1-D `taps`.
-
-    A 1-D list of taps gives the outer product; a 2-D array is used as is.
-    With `normalize` the kernel sums to 1 before `gain` is applied.
-    """
-    k = np.asarray(taps, dtype=np.float64)
-    if k.ndim == 1:
-        k = np.outer(k, k)
-    if k.ndim != 2:
-        raise ValueError(f"FIR taps must be 1-D or 2-D; received shape {k.shape}.")
-    if normalize:
-        k = k / np.sum(k)
-    return (k * gain).astype(np.float32)
-
-
-def _depthwise_kernel(kernel, channels):
-    # [kh, kw] -> [kh, kw, C, 1] for ops.depthwise_conv.
-    k = np.asarray(kernel, dtype=np.float32)[:, :, None, None]
-    return np.tile(k, [1, 1, channels, 1])
-
-
-def filter2d(x, kernel, stride=1, padding="same"):
-    """Correlates every channel of NHWC `x` with the 2-D `kernel` (zero padding).
-
-    This is NVIDIA's `_blur2d` for symmetric kernels such as [1,2,1].
-    """
-    c = x.shape[-1]
-    k = ops.convert_to_tensor(_depthwise_kernel(kernel, c), dtype=x.dtype)
-    return ops.depthwise_conv(x, k, strides=stride, padding=padding)
-
-
-def blur2d(x, taps=(1, 2, 1), normalize=True):
-    """StyleGAN1's blur: the normalized `taps x taps` filter, same-size output."""
-    return filter2d(x, fir_kernel(taps, normalize=normalize))
 
 
 def upscale2d(x, factor=2):
@@ -160,3 +123,31 @@ def to_uint8(images):
     x = np.asarray(ops.convert_to_numpy(images), dtype=np.float32)
     x = x * np.float32(127.5) + np.float32(128.0)
     return np.clip(x, 0, 255).astype(np.uint8)
+
+
+# NVIDIA's default gains of `fused_bias_act`.
+DEFAULT_ACT_GAIN = {"linear": 1.0, "relu": SQRT2, "lrelu": SQRT2}
+
+
+def bias_act(x, bias=None, activation="linear", gain=None, clamp=None):
+    """NVIDIA's `fused_bias_act` on NHWC `x`: `clamp(act(x + bias) * gain)`.
+
+    Args:
+        x: [..., C] tensor.
+        bias: [C] or None.
+        activation: 'linear', 'relu' or 'lrelu' (slope 0.2).
+        gain: None for the activation's default (sqrt(2) for relu/lrelu, 1 for linear).
+        clamp: clip the result to [-clamp, clamp]; None disables.
+    """
+    if activation not in DEFAULT_ACT_GAIN:
+        raise ValueError(
+            f"Unknown activation {activation!r}; expected one of {sorted(DEFAULT_ACT_GAIN)}.")
+    if bias is not None:
+        x = x + ops.cast(bias, x.dtype)
+    x = ACTIVATIONS[activation](x)
+    gain = DEFAULT_ACT_GAIN[activation] if gain is None else float(gain)
+    if gain != 1.0:
+        x = x * gain
+    if clamp is not None:
+        x = ops.clip(x, -float(clamp), float(clamp))
+    return x

@@ -33,7 +33,7 @@ Example:
 import numpy as np
 from keras import ops
 
-from keras_stylegan import upfirdn
+from keras_stylegan.ops import fir
 
 DEMOD_EPSILON = 1e-8
 
@@ -59,9 +59,9 @@ def modulated_weights(weight, styles, demodulate=True, epsilon=DEMOD_EPSILON):
 
 def _conv(x, w, up, down, resample_kernel):
     if up:
-        return upfirdn.upsample_conv_2d(x, w, k=resample_kernel)
+        return fir.upsample_conv_2d(x, w, k=resample_kernel)
     if down:
-        return upfirdn.conv_downsample_2d(x, w, k=resample_kernel)
+        return fir.conv_downsample_2d(x, w, k=resample_kernel)
     return ops.conv(x, w, padding="same")
 
 
@@ -74,9 +74,9 @@ def _grouped_conv(x, ww, up, down, resample_kernel):
     """
     kh, cin, cout = ww.shape[1], ww.shape[3], ww.shape[4]
     if up:
-        x = upfirdn.transposed_conv_input(x, kh)
+        x = fir.transposed_conv_input(x, kh)
     elif down:
-        x = upfirdn.conv_downsample_fir(x, resample_kernel, kh)
+        x = fir.conv_downsample_fir(x, resample_kernel, kh)
     h, w = x.shape[1], x.shape[2]
     x = ops.reshape(ops.transpose(x, (1, 2, 0, 3)), (1, h, w, -1))  # [1,H,W,N*I]
     wg = ops.reshape(ops.transpose(ww, (1, 2, 3, 0, 4)), (kh, kh, cin, -1))  # [kkI(N*O)]
@@ -84,12 +84,12 @@ def _grouped_conv(x, ww, up, down, resample_kernel):
     y = ops.conv(x, ops.cast(wg, x.dtype), strides=2 if down else 1, padding=padding)
     y = ops.transpose(ops.reshape(y, (y.shape[1], y.shape[2], -1, cout)), (2, 0, 1, 3))
     if up:
-        y = upfirdn.upsample_conv_fir(y, resample_kernel, kh)
+        y = fir.upsample_conv_fir(y, resample_kernel, kh)
     return y
 
 
 def modulated_conv2d(x, weight, styles, demodulate=True, up=False, down=False,
-                     resample_kernel=upfirdn.DEFAULT_KERNEL, fused=True,
+                     resample_kernel=fir.DEFAULT_KERNEL, fused=True,
                      epsilon=DEMOD_EPSILON):
     """Modulated 2-D convolution of NHWC `x`.
 

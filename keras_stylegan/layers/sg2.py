@@ -29,46 +29,16 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_stylegan import modconv, upfirdn
-from keras_stylegan import ops as sgops
-from keras_stylegan.layers import EqualizedDense, NoiseInjection, register, resampled_shape
-
-SQRT2 = sgops.SQRT2
-
-# NVIDIA's default gains of `fused_bias_act`.
-DEFAULT_ACT_GAIN = {"linear": 1.0, "relu": SQRT2, "lrelu": SQRT2}
-
-
-def bias_act(x, bias=None, activation="linear", gain=None, clamp=None):
-    """NVIDIA's `fused_bias_act` on NHWC `x`: `clamp(act(x + bias) * gain)`.
-
-    Args:
-        x: [..., C] tensor.
-        bias: [C] or None.
-        activation: 'linear', 'relu' or 'lrelu' (slope 0.2).
-        gain: None for the activation's default (sqrt(2) for relu/lrelu, 1 for linear).
-        clamp: clip the result to [-clamp, clamp]; None disables.
-    """
-    if activation not in DEFAULT_ACT_GAIN:
-        raise ValueError(
-            f"Unknown activation {activation!r}; expected one of {sorted(DEFAULT_ACT_GAIN)}.")
-    if bias is not None:
-        x = x + ops.cast(bias, x.dtype)
-    x = sgops.activation(activation)(x)
-    gain = DEFAULT_ACT_GAIN[activation] if gain is None else float(gain)
-    if gain != 1.0:
-        x = x * gain
-    if clamp is not None:
-        x = ops.clip(x, -float(clamp), float(clamp))
-    return x
-
-
-def _taps(kernel):
-    return None if kernel is None else [float(t) for t in kernel]
-
-
-def _init(stddev):
-    return keras.initializers.RandomNormal(stddev=stddev)
+from keras_stylegan.layers.common import (
+    EqualizedDense,
+    NoiseInjection,
+    _init,
+    register,
+    resampled_shape,
+)
+from keras_stylegan.ops import fir, modconv
+from keras_stylegan.ops import basic as sgops
+from keras_stylegan.ops.basic import bias_act
 
 
 class _SG2Layer(keras.layers.Layer):
@@ -98,7 +68,7 @@ class _SG2Conv(_SG2Layer):
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
         self.up, self.down = bool(up), bool(down)
-        self.resample_kernel = _taps(resample_kernel)
+        self.resample_kernel = fir.fir_taps(resample_kernel)
         self.lrmul = float(lrmul)
 
     def _build_kernel(self, x_shape):
@@ -137,7 +107,7 @@ class ModulatedConv2D(_SG2Conv):
     """
 
     def __init__(self, filters, kernel_size=3, demodulate=True, up=False, down=False,
-                 resample_kernel=upfirdn.DEFAULT_KERNEL, lrmul=1.0, **kwargs):
+                 resample_kernel=fir.DEFAULT_KERNEL, lrmul=1.0, **kwargs):
         super().__init__(filters, kernel_size, up, down, resample_kernel, lrmul, **kwargs)
         self.demodulate = bool(demodulate)
 
@@ -188,13 +158,13 @@ class StyledConv2D(_SG2Layer):
     """
 
     def __init__(self, filters, kernel_size=3, up=False,
-                 resample_kernel=upfirdn.DEFAULT_KERNEL, activation="lrelu",
+                 resample_kernel=fir.DEFAULT_KERNEL, activation="lrelu",
                  use_noise=True, conv_clamp=None, **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
         self.up = bool(up)
-        self.resample_kernel = _taps(resample_kernel)
+        self.resample_kernel = fir.fir_taps(resample_kernel)
         self.activation = activation
         sgops.activation(activation)  # validates the name
         self.use_noise = bool(use_noise)
@@ -266,8 +236,8 @@ class ResampleConv2D(_SG2Conv):
     """StyleGAN2 convolution (gain 1) with optional FIR up/downsampling, bias, activation.
 
     Used for D's FromRGB, Conv0, Conv1_down and Skip, and G's resnet Skip.
-    `up` is the FIR transposed conv (`upfirdn.upsample_conv_2d`), `down` the
-    FIR-then-stride-2 conv (`upfirdn.conv_downsample_2d`); otherwise a 'same'
+    `up` is the FIR transposed conv (`fir.upsample_conv_2d`), `down` the
+    FIR-then-stride-2 conv (`fir.conv_downsample_2d`); otherwise a 'same'
     conv. Then `bias_act` when `use_bias` or an activation is set.
 
     Args:
@@ -280,7 +250,7 @@ class ResampleConv2D(_SG2Conv):
     """
 
     def __init__(self, filters, kernel_size=3, up=False, down=False,
-                 resample_kernel=upfirdn.DEFAULT_KERNEL, use_bias=True, activation="linear",
+                 resample_kernel=fir.DEFAULT_KERNEL, use_bias=True, activation="linear",
                  conv_clamp=None, lrmul=1.0, **kwargs):
         super().__init__(filters, kernel_size, up, down, resample_kernel, lrmul, **kwargs)
         self.use_bias = bool(use_bias)
@@ -297,9 +267,9 @@ class ResampleConv2D(_SG2Conv):
         x = ops.cast(x, self.compute_dtype)
         w = ops.cast(ops.cast(self.kernel, "float32") * self.scale, x.dtype)
         if self.up:
-            x = upfirdn.upsample_conv_2d(x, w, k=self.resample_kernel)
+            x = fir.upsample_conv_2d(x, w, k=self.resample_kernel)
         elif self.down:
-            x = upfirdn.conv_downsample_2d(x, w, k=self.resample_kernel)
+            x = fir.conv_downsample_2d(x, w, k=self.resample_kernel)
         else:
             x = ops.conv(x, w, padding="same")
         if not self.use_bias and self.activation == "linear" and self.conv_clamp is None:

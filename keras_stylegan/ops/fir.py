@@ -1,4 +1,8 @@
-"""FIR resampling for StyleGAN2: `upfirdn2d` and the helpers built on it, NHWC.
+"""FIR filtering and resampling, NHWC: StyleGAN2's `upfirdn2d` and the helpers
+built on it, and StyleGAN1's blur (`blur2d`, a same-size depthwise filter).
+
+`fir_taps` is the one normalization of user-given taps (for configs), and
+`fir_kernel` the one 2-D kernel maker (outer product, normalized).
 
 `upfirdn2d(x, k, up, down, pad)` does what NVIDIA's `upfirdn_2d` does, on
 every channel of an NHWC tensor:
@@ -46,24 +50,48 @@ from keras import ops
 DEFAULT_KERNEL = (1, 3, 3, 1)
 
 
+def fir_taps(taps):
+    """Taps as plain floats for configs: None stays None, 1-D gives a list,
+    2-D a nested list.
+
+    >>> fir_taps((1, 2, 1))
+    [1.0, 2.0, 1.0]
+    """
+    if taps is None:
+        return None
+    return np.asarray(taps, dtype=np.float64).tolist()
+
+
+def fir_kernel(taps, normalize=True, gain=1.0):
+    """Makes a 2-D FIR kernel (NumPy float32) from separable 1-D `taps`.
+
+    A 1-D list of taps gives the outer product; a 2-D array is used as is.
+    With `normalize` the kernel sums to 1 before `gain` is applied.
+    """
+    k = np.asarray(taps, dtype=np.float64)
+    if k.ndim == 1:
+        k = np.outer(k, k)
+    if k.ndim != 2 or k.size == 0:
+        raise ValueError(f"FIR taps must be 1-D or 2-D; received shape {k.shape}.")
+    if normalize:
+        total = np.sum(k)
+        if total == 0:
+            raise ValueError("FIR kernel taps sum to 0; they cannot be normalized.")
+        k = k / total
+    return (k * gain).astype(np.float32)
+
+
 def setup_kernel(k, factor=2):
     """NumPy float32 2-D kernel from `k` as NVIDIA's `_setup_kernel` makes it.
 
-    `k`: 1-D taps (outer product with itself), a 2-D array, or None (the
-    box filter `[1] * factor`). The result is normalized to sum to 1.
+    `k`: 1-D taps (outer product with itself), a square 2-D array, or None
+    (the box filter `[1] * factor`). The result is normalized to sum to 1.
     """
-    if k is None:
-        k = [1] * factor
-    k = np.asarray(k, dtype=np.float64)
-    if k.ndim == 1:
-        k = np.outer(k, k)
-    if k.ndim != 2 or k.shape[0] != k.shape[1] or k.size == 0:
-        raise ValueError(
-            f"FIR kernel must be 1-D taps or a square 2-D array; received shape {k.shape}.")
-    total = np.sum(k)
-    if total == 0:
-        raise ValueError("FIR kernel taps sum to 0; they cannot be normalized.")
-    return (k / total).astype(np.float32)
+    kernel = fir_kernel([1] * factor if k is None else k)
+    if kernel.shape[0] != kernel.shape[1]:
+        raise ValueError(f"FIR kernel must be 1-D taps or a square 2-D array; received "
+                         f"shape {kernel.shape}.")
+    return kernel
 
 
 def _pads(pad):
@@ -256,3 +284,26 @@ def conv_downsample_2d(x, w, k=DEFAULT_KERNEL, factor=2, gain=1.0):
     _groups(x, w, "conv_downsample_2d")
     x = conv_downsample_fir(x, k, kh, factor, gain)
     return ops.conv(x, ops.cast(w, x.dtype), strides=factor, padding="valid")
+
+
+# StyleGAN1's blur: same-size depthwise correlation ------------------------
+
+def _depthwise_kernel(kernel, channels):
+    # [kh, kw] -> [kh, kw, C, 1] for ops.depthwise_conv.
+    k = np.asarray(kernel, dtype=np.float32)[:, :, None, None]
+    return np.tile(k, [1, 1, channels, 1])
+
+
+def depthwise_filter_2d(x, kernel, stride=1, padding="same"):
+    """Correlates every channel of NHWC `x` with the 2-D `kernel` (zero padding).
+
+    This is NVIDIA's `_blur2d` for symmetric kernels such as [1,2,1].
+    """
+    c = x.shape[-1]
+    k = ops.convert_to_tensor(_depthwise_kernel(kernel, c), dtype=x.dtype)
+    return ops.depthwise_conv(x, k, strides=stride, padding=padding)
+
+
+def blur2d(x, taps=(1, 2, 1), normalize=True):
+    """StyleGAN1's blur: the normalized `taps x taps` filter, same-size output."""
+    return depthwise_filter_2d(x, fir_kernel(taps, normalize=normalize))
