@@ -7,24 +7,30 @@ Each record is a `tf.train.Example` with features `shape` (int64 [3], CHW)
 and `data` (bytes, uint8 CHW). Each level is the 2x2 average of the level
 above, computed in float from the unrounded values and rounded per level
 (`images.nvidia_pyramid`). Labels, if any, are a NumPy `.npy` array saved
-as `NAME-rxx.labels` (int classes [N] or float32 [N, L]).
+as `NAME-rxx.labels`: float32 [N, L] (classes one-hot), as NVIDIA's
+`dataset_tool.py` writes and its `TFRecordDataset` requires; the reader also
+accepts int classes [N] (written by keras-stylegan before 0.2).
 
-The reader indexes the record offsets of each file once (a header walk, no
-decoding) and then reads records by index with `os.pread`, so epochs can be
-shuffled and resumed exactly like the other sources.
+The reader indexes the record offsets of each level once (a header walk, no
+decoding; every level it may read, at open, so a level that holds fewer
+records than the others is an error before training starts) and then reads
+records by index with `os.pread`, so epochs can be shuffled and resumed
+exactly like the other sources. Hidden files (temporaries of an interrupted
+write, `.tmp-...`) are ignored; the writer removes those of dead processes.
 """
 
 import glob
 import os
 import re
 import struct
-import tempfile
 
 import numpy as np
 import tensorflow as tf
 
+from keras_stylegan import tempfiles
 from training.data import images as image_ops
-from training.data.sources import NoLabelsError, Source, labels_from_values
+from training.data.sources import (DatasetError, NoLabelsError, Source, labels_from_array,
+                                   _short)
 
 LEVEL_RE = re.compile(r"^(?P<prefix>.+)-r(?P<log2>\d\d)\.tfrecords$")
 _HEADER = struct.Struct("<QI")  # length, masked crc32c of the length
@@ -39,28 +45,36 @@ def find_tfrecords(path):
     """(prefix, {resolution: file}) of the TFRecords set at `path`, or None.
 
     `path` is a folder holding one set `NAME-rNN.tfrecords`, or one of its
-    files. Raises if a folder holds several sets.
+    files. Raises if a folder holds several sets. Hidden files (`.tmp-...`
+    temporaries of an interrupted write) are ignored.
     """
     if os.path.isfile(path):
-        match = LEVEL_RE.match(os.path.basename(path))
+        match = _match_level(os.path.basename(path))
         if not match:
             return None
         prefix = os.path.join(os.path.dirname(path), match["prefix"])
     else:
         prefixes = sorted({os.path.join(path, m["prefix"]) for m in
-                           map(LEVEL_RE.match, os.listdir(path)) if m})
+                           map(_match_level, os.listdir(path)) if m})
         if not prefixes:
             return None
         if len(prefixes) > 1:
-            raise ValueError(f"{path} holds several TFRecords sets "
+            raise DatasetError(f"{path} holds several TFRecords sets "
                              f"({', '.join(map(os.path.basename, prefixes))}). "
                              "Pass the path of one of their files instead.")
         prefix = prefixes[0]
     levels = {}
     for file in glob.glob(glob.escape(prefix) + "-r[0-9][0-9].tfrecords"):
         log2 = int(LEVEL_RE.match(os.path.basename(file))["log2"])
-        levels[1 << log2] = file
+        if 2 <= log2 <= 14:
+            levels[1 << log2] = file
+    if not levels:
+        raise DatasetError(f"{prefix}-rNN.tfrecords: no level between r02 (4x4) and r14.")
     return prefix, levels
+
+
+def _match_level(name):
+    return None if tempfiles.is_temp_name(name) else LEVEL_RE.match(name)
 
 
 def index_records(path):
@@ -79,9 +93,9 @@ def index_records(path):
             position += _HEADER.size + length + 4
             f.seek(position)
     if position != size:
-        raise ValueError(f"{path} is not an uncompressed TFRecord file (truncated or "
-                         "compressed at byte {}). Re-create it with "
-                         "`keras-stylegan dataset --format tfrecords`.".format(position))
+        raise DatasetError(f"{path} is not an uncompressed TFRecord file (truncated, corrupt "
+                           f"or compressed at byte {min(position, size)}). Re-create it with "
+                           "`keras-stylegan dataset --format tfrecords`.")
     return np.array(offsets, np.int64), np.array(lengths, np.int64)
 
 
@@ -118,12 +132,18 @@ class TFRecordsSource(Source):
         self._index = {}
         self._fds = {}
         stored = self.stored_level(self.resolution)
+        for level in sorted((r for r in self._files if r <= stored), reverse=True):
+            self._records(level)  # every level training may read: counts compared now
         offsets, _ = self._records(stored)
         if len(offsets) == 0:
-            raise ValueError(f"No usable images in {self._files[stored]}: the file holds no "
-                             "records.")
+            raise DatasetError(f"No usable images in {self._files[stored]}: the file holds no "
+                               "records.")
         self.num_images = len(offsets) if max_images is None else min(len(offsets), max_images)
-        self.num_channels = self._read_channels(stored)
+        channels = {level: self._read_channels(level) for level in self._index}
+        if len(set(channels.values())) > 1:
+            raise DatasetError(f"The levels of {self.name} disagree in channels "
+                               f"({channels}). Re-create the set.")
+        self.num_channels = channels[stored]
         if use_labels:
             self._load_labels()
 
@@ -134,45 +154,62 @@ class TFRecordsSource(Source):
     def _records(self, level):
         """(offsets, lengths) of the records of `level`, indexed on first use."""
         if level not in self._index:
-            offsets, lengths = index_records(self._files[level])
+            file = self._files[level]
+            offsets, lengths = index_records(file)
             for other, (other_offsets, _) in self._index.items():
                 if len(other_offsets) != len(offsets):
-                    raise ValueError(
-                        f"{self._files[level]} holds {len(offsets)} records but "
+                    raise DatasetError(
+                        f"{file} holds {len(offsets)} records but "
                         f"{self._files[other]} holds {len(other_offsets)}; the levels of a "
-                        "set must hold the same images. Re-create the set.")
+                        "set must hold the same images (one was cut short?). Re-create "
+                        "the set with `keras-stylegan dataset --format tfrecords`.")
+            if len(lengths) and lengths.min() != lengths.max():
+                odd = int(np.argmax(lengths != lengths[0]))
+                raise DatasetError(
+                    f"{file} is corrupt: record {odd} is {int(lengths[odd])} bytes, record 0 "
+                    f"is {int(lengths[0])} (all images of a level have one size). Re-create "
+                    "the set.")
             self._index[level] = offsets, lengths
         return self._index[level]
 
     def _read_channels(self, level):
-        """Channels of the records at `level`, checking their shape."""
+        """Channels of the records at `level`, checking their shape and size."""
         offsets, lengths = self._records(level)
         file = self._files[level]
+        if len(offsets) == 0:
+            return None
         with open(file, "rb") as f:
             f.seek(int(offsets[0]))
-            shape, _ = parse_example(f.read(int(lengths[0])))
-        channels, height, width = (int(v) for v in shape.numpy())
+            record = f.read(int(lengths[0]))
+        try:
+            shape, data = (t.numpy() for t in parse_example(record))
+        except tf.errors.OpError as e:
+            raise DatasetError(f"{file} is corrupt: its first record is not an NVIDIA "
+                               f"tf.train.Example ({_short(e.message)}). Re-create the "
+                               "set.") from None
+        channels, height, width = (int(v) for v in shape)
         if height != level or width != level or channels not in (1, 3):
-            raise ValueError(f"{file}: records have shape CHW {[channels, height, width]}, "
-                             f"expected [1 or 3, {level}, {level}].")
+            raise DatasetError(f"{file}: records have shape CHW {[channels, height, width]}, "
+                               f"expected [1 or 3, {level}, {level}].")
+        if len(data) != channels * level * level:
+            raise DatasetError(f"{file} is corrupt: a record holds {len(data)} bytes of "
+                               f"pixels for shape {[channels, level, level]}. Re-create the "
+                               "set.")
         return channels
 
     def _load_labels(self):
         candidates = [self._prefix + "-rxx.labels"] + sorted(
-            glob.glob(os.path.join(glob.escape(self.path), "*.labels")))
+            glob.glob(os.path.join(glob.escape(self.path), "*.labels")))  # hidden: not matched
         file = next((c for c in candidates if os.path.isfile(c)), None)
         if file is None:
             raise NoLabelsError(f"use_labels=True but {self.path} has no {self.name}-rxx.labels "
-                             "file. Add one (np.save of [N] classes or [N, L] floats) or open "
-                             "it with use_labels=False.")
-        values = np.load(file, allow_pickle=False)
+                                "file. Add one (np.save of float32 [N, L], one-hot for classes) "
+                                "or open it with use_labels=False.")
+        values = load_labels_file(file)
         if len(values) < self.num_images:
-            raise ValueError(f"{file} holds {len(values)} labels for {self.num_images} images.")
-        values = values[:self.num_images]
-        if values.ndim == 1 and np.issubdtype(values.dtype, np.integer):
-            self.labels, self.labels_are_classes = labels_from_values(values, file)
-        else:
-            self.labels = np.asarray(values, np.float32).reshape(len(values), -1)
+            raise DatasetError(f"{file} holds {len(values)} labels for {self.num_images} "
+                               "images.")
+        self.labels, self.labels_are_classes = labels_from_array(values[:self.num_images], file)
         self.label_names = tuple(f"label{i}" for i in range(self.labels.shape[1]))
 
     def read_record(self, level, index):
@@ -210,18 +247,42 @@ class TFRecordsSource(Source):
         self._fds = {}
 
 
-def new_temp_file(folder, final_name):
-    """An empty temporary file in `folder` for an atomic write of `final_name`.
+def load_labels_file(path):
+    """The array of a `.labels` (.npy) file, checked before anything is allocated.
 
-    Created with the permissions a plain `open(..., "w")` would give (not
-    mkstemp's 0600), so the file renamed into place is readable as usual.
+    Numeric dtypes only, 1 or 2 dimensions, and a data size that matches the
+    file's; anything else is a DatasetError naming the file.
     """
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix="-" + final_name)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temp, 0o666 & ~umask)
-    return temp
+    def fail(why):
+        return DatasetError(f"{path} is not a labels file ({why}). Write it with "
+                            "numpy.save of a float32 [N, L] array (one-hot for classes).")
+
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f".npy version {version}")
+        except (ValueError, OSError, EOFError, SyntaxError) as e:
+            raise fail(f"not a NumPy .npy file: {_short(e)}") from None
+        if dtype.hasobject or dtype.fields is not None or dtype.kind not in "iuf":
+            raise fail(f"dtype {dtype}, expected numbers")
+        if len(shape) not in (1, 2):
+            raise fail(f"shape {list(shape)}, expected [N] or [N, L]")
+        expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if expected != size - f.tell():
+            raise fail(f"the header declares {expected} bytes of data, the file holds "
+                       f"{size - f.tell()}")
+        values = np.fromfile(f, dtype=dtype, count=int(np.prod(shape, dtype=object)))
+    order = "F" if fortran else "C"
+    return values.reshape(shape, order=order)
+
+
+new_temp_file = tempfiles.new_temp_file  # the atomic-write temporaries of every writer
 
 
 class TFRecordsWriter:
@@ -229,7 +290,9 @@ class TFRecordsWriter:
 
     Files go to temporary names in `out_dir` and are renamed into place by
     `close()` (all levels together, after the last image); `abort()` (or an
-    exception inside a `with` block) removes them.
+    exception inside a `with` block) removes them, and a new writer removes
+    those a killed one left (`keras_stylegan.tempfiles.remove_stale`).
+    Labels are stored as NVIDIA stores them: float32 [N, L].
 
     Example:
 
@@ -247,6 +310,8 @@ class TFRecordsWriter:
         self.num_images = 0
         self.written = []  # final paths, filled by close()
         os.makedirs(out_dir, exist_ok=True)
+        name = os.path.basename(self.prefix)
+        tempfiles.remove_stale(out_dir, match=lambda temp: _is_set_file(temp, name))
         self._final, self._temp, self._writers = [], [], []
         for log2 in range(self.resolution.bit_length() - 1, 1, -1):
             self._writers.append(tf.io.TFRecordWriter(self._new_temp(level_file(
@@ -276,8 +341,14 @@ class TFRecordsWriter:
         self.num_images += 1
 
     def add_labels(self, labels):
-        """Stores labels ([N] int classes or [N, L] float32) as `NAME-rxx.labels`."""
-        self._labels = np.asarray(labels)
+        """Stores labels as `NAME-rxx.labels`, float32 [N, L] as NVIDIA's reader expects.
+
+        Int classes [N] are one-hot encoded (L = max class + 1).
+        """
+        labels = np.asarray(labels)
+        if labels.ndim == 1 and labels.dtype.kind in "iu":
+            labels, _ = labels_from_array(labels, "labels")
+        self._labels = np.asarray(labels, np.float32).reshape(len(labels), -1)
 
     def close(self):
         """Flushes everything and renames the files into place."""
@@ -313,3 +384,9 @@ class TFRecordsWriter:
             self.close()
         else:
             self.abort()
+
+
+def _is_set_file(temp_name, name):
+    """True for the temporary of a level or labels file of the set `name`."""
+    pattern = rf"-{re.escape(name)}-r(\d\d\.tfrecords|xx\.labels)$"
+    return re.search(pattern, temp_name) is not None
