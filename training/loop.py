@@ -174,6 +174,12 @@ class Run:
         rules.check_pl_batch(per_replica, cfg["pl_batch_shrink"], cfg["pl_weight"],
                              where=f" at {seg.resolution} px")
 
+    def remove_leftovers(self):
+        """The chief removes what a killed run left (`callbacks.remove_leftovers`)."""
+        if self.is_chief:
+            from training.callbacks import remove_leftovers
+            remove_leftovers(self.run_dir, os.path.join(self.run_dir, CHECKPOINT_DIR))
+
     def restore(self, resume="auto"):
         """Restores the newest checkpoint of the run directory (see `train`)."""
         latest = tf_latest_checkpoint(os.path.join(self.run_dir, CHECKPOINT_DIR))
@@ -361,6 +367,7 @@ def train(cfg, run_dir, resume="auto", dataset=None, gpus=None, cpu_replicas=Non
     """
     run = prepare(cfg, run_dir, dataset, gpus, cpu_replicas, print_fn)
     os.makedirs(run.run_dir, exist_ok=True)
+    run.remove_leftovers()
     run.build()
     latest = run.restore(resume)
     run.write_config()

@@ -179,12 +179,12 @@ def write_zip(ds, dest):
     """Writes `ds` as a ZIP of PNGs plus dataset.json, atomically (temp file + rename)."""
     import zipfile
 
-    from keras_stylegan import tempfiles
+    from keras_stylegan import files
 
     folder = os.path.dirname(os.path.abspath(dest))
     os.makedirs(folder, exist_ok=True)
-    tempfiles.remove_stale(folder, os.path.basename(dest))
-    temp = tempfiles.new_temp_file(folder, os.path.basename(dest))
+    files.remove_stale(folder, os.path.basename(dest))
+    temp = files.new_temp_file(folder, os.path.basename(dest))
     try:
         entries = []
         progress = _Progress(ds.num_images)

@@ -333,7 +333,9 @@ class FileSource(Source):
         kept, skipped = [], []
         position = 0
         while position < len(infos) and (max_images is None or len(kept) < max_images):
-            chunk = infos[position:position + CHECK_CHUNK]
+            size = CHECK_CHUNK if max_images is None else min(CHECK_CHUNK,
+                                                              max_images - len(kept))
+            chunk = infos[position:position + size]
             position += len(chunk)
             good = _decodable(self._tf_reader([name for name, *_ in chunk]), len(chunk),
                               channels, self.resolution)

@@ -27,7 +27,7 @@ import struct
 import numpy as np
 import tensorflow as tf
 
-from keras_stylegan import tempfiles
+from keras_stylegan import files
 from training.data import images as image_ops
 from training.data.sources import (DatasetError, NoLabelsError, Source, labels_from_array,
                                    _short)
@@ -74,7 +74,7 @@ def find_tfrecords(path):
 
 
 def _match_level(name):
-    return None if tempfiles.is_temp_name(name) else LEVEL_RE.match(name)
+    return None if files.is_temp_name(name) else LEVEL_RE.match(name)
 
 
 def index_records(path):
@@ -91,6 +91,8 @@ def index_records(path):
             offsets.append(position + _HEADER.size)
             lengths.append(length)
             position += _HEADER.size + length + 4
+            if position > size:  # a length past the end (cut short or garbage)
+                break
             f.seek(position)
     if position != size:
         raise DatasetError(f"{path} is not an uncompressed TFRecord file (truncated, corrupt "
@@ -182,11 +184,15 @@ class TFRecordsSource(Source):
             f.seek(int(offsets[0]))
             record = f.read(int(lengths[0]))
         try:
-            shape, data = (t.numpy() for t in parse_example(record))
-        except tf.errors.OpError as e:
+            feature = tf.train.Example.FromString(record).features.feature
+            shape = list(feature["shape"].int64_list.value)
+            data = feature["data"].bytes_list.value[0]
+            if len(shape) != 3:
+                raise ValueError(f"shape {shape}")
+        except Exception as e:  # noqa: BLE001 - protobuf DecodeError, missing features
             raise DatasetError(f"{file} is corrupt: its first record is not an NVIDIA "
-                               f"tf.train.Example ({_short(e.message)}). Re-create the "
-                               "set.") from None
+                               f"tf.train.Example ({type(e).__name__}: {_short(e)}). "
+                               "Re-create the set.") from None
         channels, height, width = (int(v) for v in shape)
         if height != level or width != level or channels not in (1, 3):
             raise DatasetError(f"{file}: records have shape CHW {[channels, height, width]}, "
@@ -282,7 +288,7 @@ def load_labels_file(path):
     return values.reshape(shape, order=order)
 
 
-new_temp_file = tempfiles.new_temp_file  # the atomic-write temporaries of every writer
+new_temp_file = files.new_temp_file  # the atomic-write temporaries of every writer
 
 
 class TFRecordsWriter:
@@ -291,7 +297,7 @@ class TFRecordsWriter:
     Files go to temporary names in `out_dir` and are renamed into place by
     `close()` (all levels together, after the last image); `abort()` (or an
     exception inside a `with` block) removes them, and a new writer removes
-    those a killed one left (`keras_stylegan.tempfiles.remove_stale`).
+    those a killed one left (`keras_stylegan.files.remove_stale`).
     Labels are stored as NVIDIA stores them: float32 [N, L].
 
     Example:
@@ -311,7 +317,7 @@ class TFRecordsWriter:
         self.written = []  # final paths, filled by close()
         os.makedirs(out_dir, exist_ok=True)
         name = os.path.basename(self.prefix)
-        tempfiles.remove_stale(out_dir, match=lambda temp: _is_set_file(temp, name))
+        files.remove_stale(out_dir, match=lambda temp: _is_set_file(temp, name))
         self._final, self._temp, self._writers = [], [], []
         for log2 in range(self.resolution.bit_length() - 1, 1, -1):
             self._writers.append(tf.io.TFRecordWriter(self._new_temp(level_file(

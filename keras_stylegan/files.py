@@ -1,4 +1,5 @@
-"""Temporary files for atomic writes, and the clean-up of those a killed run left.
+"""Atomic writes: temporary names, the clean-up of those a killed run left, and
+one clear error when a write fails (a full disk).
 
 Every writer of the project writes under a hidden temporary name in the
 destination folder and renames the result into place when it is complete.
@@ -10,7 +11,10 @@ Temporary names start with `TEMP_PREFIX` and carry the writer's process id,
   never those of a writer still running (two exports into one folder).
 
 A process killed with SIGKILL cannot clean up after itself; the next write
-into the same folder does.
+into the same folder does. A write that fails (no space left, quota, I/O
+error) raises `WriteError` (an `OSError`) naming what was being written;
+since nothing is renamed into place before it is complete, the files that
+were there are intact.
 
 Example:
 
@@ -21,6 +25,8 @@ Example:
 []
 """
 
+import contextlib
+import errno
 import os
 import re
 import shutil
@@ -28,6 +34,14 @@ import tempfile
 
 TEMP_PREFIX = ".tmp-"
 _PID_RE = re.compile(r"^\.tmp-pid(?P<pid>\d+)-")
+
+
+# errno values of a full disk or quota.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+class WriteError(OSError):
+    """A file could not be written (full disk, quota, I/O error); nothing was replaced."""
 
 
 def is_temp_name(name):
@@ -120,3 +134,50 @@ def remove_stale(folder, final_name=None, match=None):
             remove_path(path)
             removed.append(path)
     return removed
+
+
+def _tf_write_error(error):
+    """(is a TensorFlow I/O error, is a full disk) of an exception, without importing TF."""
+    module = type(error).__module__ or ""
+    if not module.startswith("tensorflow"):
+        return False, False
+    try:
+        import tensorflow as tf
+    except ImportError:  # pragma: no cover - TF is loaded if it raised
+        return False, False
+    if not isinstance(error, tf.errors.OpError):
+        return False, False
+    return True, isinstance(error, tf.errors.ResourceExhaustedError)
+
+
+@contextlib.contextmanager
+def write_errors(what, path, hint=""):
+    """Turns a failed write inside the block into one `WriteError`.
+
+    TensorFlow's errors (a full disk is `ResourceExhaustedError`) and
+    `OSError`s become `WriteError("Could not write WHAT PATH: REASON. HINT")`.
+
+    Example:
+
+    >>> with write_errors("the checkpoint", "runs/x/checkpoints"):   # doctest: +SKIP
+    ...     manager.save()
+    """
+    try:
+        yield
+    except WriteError:
+        raise
+    except Exception as e:  # noqa: BLE001 - filtered below, others re-raised untouched
+        is_tf, tf_full = _tf_write_error(e)
+        if is_tf:
+            full, detail = tf_full, e.message
+        elif isinstance(e, OSError):
+            full, detail = e.errno in DISK_FULL_ERRNOS, e.strerror or str(e)
+        else:
+            raise
+        reason = "the disk is full (or over quota)" if full else detail.splitlines()[0]
+        message = f"Could not write {what} {path}: {reason}."
+        if hint:
+            message += " " + hint
+        error = WriteError(message)
+        error.errno = errno.ENOSPC if full else getattr(e, "errno", None)
+        raise error from None
