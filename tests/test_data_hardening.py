@@ -273,7 +273,7 @@ def test_corrupt_records_name_the_file(tmp_path):
     header = struct.pack("<Q", len(junk))
     (tmp_path / "j").mkdir()
     (tmp_path / "j" / "j-r03.tfrecords").write_bytes(header + b"\0" * 4 + junk + b"\0" * 4)
-    with pytest.raises(DatasetError, match=r"j-r03\.tfrecords is corrupt: its first record is "
+    with pytest.raises(DatasetError, match=r"j-r03\.tfrecords is corrupt: record 0 is "
                                            "not an NVIDIA tf.train.Example"):
         open_dataset(tmp_path / "j")
     # Random bytes: the record framing runs past the end of the file.
@@ -281,6 +281,26 @@ def test_corrupt_records_name_the_file(tmp_path):
     with pytest.raises(DatasetError, match=r"s-r03\.tfrecords is not an uncompressed TFRecord "
                                            "file"):
         open_dataset(tmp_path / "s")
+
+
+def test_a_corrupt_record_mid_file_is_one_error_naming_the_file(tmp_path, capsys):
+    """Framing and size intact, the Example inside garbled: found when it is read."""
+    _write_set(tmp_path / "s", count=4)
+    top = tmp_path / "s" / "s-r03.tfrecords"
+    data = bytearray(top.read_bytes())
+    record = len(data) // 4
+    data[2 * record + 12:2 * record + 16] = b"\xff" * 4  # the start of record 2's payload
+    top.write_bytes(bytes(data))
+    ds = open_dataset(tmp_path / "s")
+    with pytest.raises(DatasetError, match=r"s-r03\.tfrecords is corrupt: record 2 is not an "
+                                           r"NVIDIA tf\.train\.Example .*Re-create the set\.$"):
+        for _ in ds.iter_uint8(batch_size=4):
+            pass
+    code = cli.main(["dataset", "--source", str(tmp_path / "s"), "--dest",
+                     str(tmp_path / "out.zip")])
+    err = capsys.readouterr().err
+    assert code == 2 and "s-r03.tfrecords is corrupt: record 2" in err
+    assert "Traceback" not in err and not os.path.exists(tmp_path / "out.zip")
 
 
 def test_top_level_cut_at_a_record_boundary_is_detected(tmp_path):

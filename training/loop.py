@@ -279,6 +279,7 @@ class Run:
                     seconds=seconds, checkpoint=self.manager.latest_checkpoint)
 
     def _fit_segments(self, seg, done, callbacks):
+        from training.data import dataset_errors
         gan, cfg = self.gan, self.cfg
         if seg is not None:
             for s in self.segments[seg.index:]:
@@ -292,8 +293,9 @@ class Run:
                 if skip == 0 and s.index > 0 and cfg["reset_opt_for_new_lod"]:
                     gan.reset_optimizers()
                 gan.set_lod(self.schedule.lod(s.start_nimg + skip * s.minibatch))
-                gan.fit(self._stream(s, skip), epochs=1, steps_per_epoch=s.steps - skip,
-                        verbose=0, callbacks=callbacks, shuffle=False)
+                with dataset_errors():  # a corrupt record: one error naming the file
+                    gan.fit(self._stream(s, skip), epochs=1, steps_per_epoch=s.steps - skip,
+                            verbose=0, callbacks=callbacks, shuffle=False)
 
     def _log(self, line):
         if self.is_chief:

@@ -45,17 +45,39 @@ Example:
 (4, 32, 32, 3)
 """
 
+import contextlib
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
 
 from training import builtin
 from training.data import images as image_ops
-from training.data.sources import BuiltinSource, FolderSource, ZipSource
+from training.data.sources import BuiltinSource, DatasetError, FolderSource, ZipSource
 from training.data.tfrecords import TFRecordsSource, find_tfrecords
 
-__all__ = ["ImageDataset", "open_dataset", "epoch_order"]
+__all__ = ["ImageDataset", "DatasetError", "open_dataset", "epoch_order", "dataset_errors"]
+
+_PIPELINE_ERROR = re.compile(r"DatasetError: (.+)")
+
+
+@contextlib.contextmanager
+def dataset_errors():
+    """Re-raises a DatasetError raised inside a tf.data pipeline as itself.
+
+    TensorFlow reports it as an `InvalidArgumentError` whose message holds
+    the DatasetError's (and a Python traceback); consumers of a stream (the
+    training loop, the `dataset` converter) wrap their loop in this so the
+    user sees one error naming the file.
+    """
+    try:
+        yield
+    except tf.errors.OpError as e:
+        match = _PIPELINE_ERROR.search(e.message or "")
+        if match is None:
+            raise
+        raise DatasetError(match[1].strip()) from None
 
 
 def _parse_builtin(source):
@@ -324,7 +346,12 @@ class ImageDataset:
                             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         stream = stream.batch(batch_size).prefetch(2).with_options(_options())
         position = 0
-        for batch in stream:
+        iterator = iter(stream)
+        while True:
+            with dataset_errors():
+                batch = next(iterator, None)
+            if batch is None:
+                return
             images = batch.numpy()
             if level != self.resolution:
                 images = _pool_uint8(images, level // self.resolution)

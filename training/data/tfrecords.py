@@ -101,21 +101,6 @@ def index_records(path):
     return np.array(offsets, np.int64), np.array(lengths, np.int64)
 
 
-def parse_example(record):
-    """(shape [3] int64 CHW, data bytes) of a serialized NVIDIA tf.train.Example."""
-    features = tf.io.parse_single_example(record, {
-        "shape": tf.io.FixedLenFeature([3], tf.int64),
-        "data": tf.io.FixedLenFeature([], tf.string)})
-    return features["shape"], features["data"]
-
-
-def decode_example(record, resolution, channels):
-    """A serialized NVIDIA example -> uint8 [R, R, C] HWC (TensorFlow)."""
-    _, data = parse_example(record)
-    chw = tf.reshape(tf.io.decode_raw(data, tf.uint8), [channels, resolution, resolution])
-    return tf.transpose(chw, [1, 2, 0])
-
-
 class TFRecordsSource(Source):
     """Reader of an NVIDIA multi-resolution TFRecords set (see the module doc)."""
 
@@ -175,33 +160,40 @@ class TFRecordsSource(Source):
         return self._index[level]
 
     def _read_channels(self, level):
-        """Channels of the records at `level`, checking their shape and size."""
+        """Channels of the records at `level`, checking the first one's shape and size."""
         offsets, lengths = self._records(level)
-        file = self._files[level]
         if len(offsets) == 0:
             return None
-        with open(file, "rb") as f:
+        with open(self._files[level], "rb") as f:
             f.seek(int(offsets[0]))
             record = f.read(int(lengths[0]))
+        channels, _ = self._parse(record, level, 0)
+        return channels
+
+    def _parse(self, record, level, index, channels=None):
+        """(channels, pixel bytes CHW) of a serialized NVIDIA example, checked.
+
+        Raises a DatasetError naming the file and the record if the record is
+        not a tf.train.Example of `shape` [C, level, level] and C*level*level
+        bytes of `data` (C: 1 or 3, or `channels`).
+        """
+        file = self._files[level]
         try:
             feature = tf.train.Example.FromString(record).features.feature
-            shape = list(feature["shape"].int64_list.value)
+            shape = [int(v) for v in feature["shape"].int64_list.value]
             data = feature["data"].bytes_list.value[0]
-            if len(shape) != 3:
-                raise ValueError(f"shape {shape}")
         except Exception as e:  # noqa: BLE001 - protobuf DecodeError, missing features
-            raise DatasetError(f"{file} is corrupt: its first record is not an NVIDIA "
+            raise DatasetError(f"{file} is corrupt: record {index} is not an NVIDIA "
                                f"tf.train.Example ({type(e).__name__}: {_short(e)}). "
                                "Re-create the set.") from None
-        channels, height, width = (int(v) for v in shape)
-        if height != level or width != level or channels not in (1, 3):
-            raise DatasetError(f"{file}: records have shape CHW {[channels, height, width]}, "
-                               f"expected [1 or 3, {level}, {level}].")
-        if len(data) != channels * level * level:
-            raise DatasetError(f"{file} is corrupt: a record holds {len(data)} bytes of "
-                               f"pixels for shape {[channels, level, level]}. Re-create the "
-                               "set.")
-        return channels
+        allowed = (1, 3) if channels is None else (channels,)
+        if len(shape) != 3 or shape[0] not in allowed or shape[1:] != [level, level]:
+            raise DatasetError(f"{file}: record {index} has shape CHW {shape}, expected "
+                               f"[{' or '.join(map(str, allowed))}, {level}, {level}].")
+        if len(data) != shape[0] * level * level:
+            raise DatasetError(f"{file} is corrupt: record {index} holds {len(data)} bytes of "
+                               f"pixels for shape {shape}. Re-create the set.")
+        return shape[0], data
 
     def _load_labels(self):
         candidates = [self._prefix + "-rxx.labels"] + sorted(
@@ -229,6 +221,16 @@ class TFRecordsSource(Source):
                 return np.array(f.read(length), dtype=object)
         return np.array(os.pread(self._fd(level), length, offset), dtype=object)
 
+    def read_pixels(self, level, index):
+        """The CHW pixel bytes of image `index` at `level`, checked (NumPy object scalar).
+
+        A corrupt record raises a DatasetError naming the file and the record
+        (inside a tf.data pipeline, the error's message carries it).
+        """
+        record = self.read_record(level, index).item()
+        _, data = self._parse(record, int(level), int(index), self.num_channels)
+        return np.array(data, dtype=object)
+
     def _fd(self, level):
         """A read-only descriptor of the file of `level`, shared by all threads."""
         fd = self._fds.get(level)
@@ -243,9 +245,11 @@ class TFRecordsSource(Source):
         self._records(level)  # index the file now, not while tracing the pipeline
 
     def tf_load(self, index, level):
-        record = tf.numpy_function(self.read_record, [tf.constant(level, tf.int64), index],
-                                   tf.string, stateful=False)
-        return decode_example(tf.ensure_shape(record, []), level, self.num_channels)
+        data = tf.numpy_function(self.read_pixels, [tf.constant(level, tf.int64), index],
+                                 tf.string, stateful=False)
+        chw = tf.reshape(tf.io.decode_raw(tf.ensure_shape(data, []), tf.uint8),
+                         [self.num_channels, level, level])
+        return tf.transpose(chw, [1, 2, 0])
 
     def close(self):
         for fd in self._fds.values():
