@@ -151,11 +151,12 @@ def _tf_write_error(error):
 
 
 @contextlib.contextmanager
-def write_errors(what, path, hint=""):
+def write_errors(what, path, hint="", full_only=False):
     """Turns a failed write inside the block into one `WriteError`.
 
     TensorFlow's errors (a full disk is `ResourceExhaustedError`) and
-    `OSError`s become `WriteError("Could not write WHAT PATH: REASON. HINT")`.
+    `OSError`s become `WriteError("Could not write WHAT PATH: REASON. HINT")`;
+    with `full_only`, only those of a full disk (for blocks that also read).
 
     Example:
 
@@ -173,6 +174,8 @@ def write_errors(what, path, hint=""):
         elif isinstance(e, OSError):
             full, detail = e.errno in DISK_FULL_ERRNOS, e.strerror or str(e)
         else:
+            raise
+        if full_only and not full:
             raise
         reason = "the disk is full (or over quota)" if full else detail.splitlines()[0]
         message = f"Could not write {what} {path}: {reason}."

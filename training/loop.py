@@ -250,9 +250,12 @@ class Run:
         path = os.path.join(self.run_dir, "reals.png")
         if self.is_chief and not os.path.exists(path):
             cols, rows = self.cfg["grid_size"]
+            from keras_stylegan.files import write_errors
+            from training.callbacks import RESUME_HINT
             reals = self.dataset.grid_reals(int(cols) * int(rows), seed=self.cfg["grid_seed"])
-            save_png(image_grid(to_uint8(reals), cols=int(cols), scale=self.cfg["grid_scale"]),
-                     path)
+            with write_errors("the image grid", path, RESUME_HINT):
+                save_png(image_grid(to_uint8(reals), cols=int(cols),
+                                    scale=self.cfg["grid_scale"]), path)
 
     def fit(self):
         """Trains from the current image counter to `total_kimg`; returns a summary dict."""

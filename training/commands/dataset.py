@@ -83,11 +83,15 @@ def run(args):
     print(f"Converting {ds.num_images} images from {args.source} ({ds.kind}): "
           f"{ds.resolution}x{ds.resolution}, {ds.num_channels} channel(s), "
           f"{ds.label_size} label(s) -> {fmt} {args.dest}", file=sys.stderr)
+    from keras_stylegan.files import write_errors
+
     try:
-        if fmt == "zip":
-            write_zip(ds, args.dest)
-        else:
-            write_tfrecords(ds, args.dest, remove_stale=args.force)
+        with write_errors("the dataset", args.dest, "Nothing was replaced: free space and "
+                          "run the command again.", full_only=True):
+            if fmt == "zip":
+                write_zip(ds, args.dest)
+            else:
+                write_tfrecords(ds, args.dest, remove_stale=args.force)
     finally:
         ds.close()
     print(f"Wrote {args.dest}", file=sys.stderr)
