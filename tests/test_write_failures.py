@@ -163,3 +163,28 @@ def test_full_disk_writing_a_tflite_file_keeps_the_old_one(tmp_path, monkeypatch
         _write_file_atomic(b"new model", str(out))
     monkeypatch.undo()
     assert os.listdir(tmp_path) == ["x.tflite"] and out.read_bytes() == b"old model"
+
+
+def test_full_disk_while_converting_a_dataset_keeps_the_old_set(tmp_path, monkeypatch, capsys):
+    from training.data import open_dataset
+    from training.data.tfrecords import TFRecordsWriter
+
+    dest = tmp_path / "shapes"
+    assert cli.main(["dataset", "--source", "builtin:6", "--dest", str(dest),
+                     "--resolution", "8"]) == 0
+    before = {n: (dest / n).read_bytes() for n in os.listdir(dest)}
+    add_image = TFRecordsWriter.add_image
+
+    def fill_the_disk(self, image):
+        if self.num_images == 3:
+            raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+        add_image(self, image)
+
+    monkeypatch.setattr(TFRecordsWriter, "add_image", fill_the_disk)
+    code = cli.main(["dataset", "--source", "builtin:10", "--dest", str(dest),
+                     "--resolution", "8", "--force"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"Could not write the dataset {dest}: the disk is full" in err
+    assert "Traceback" not in err
+    assert {n: (dest / n).read_bytes() for n in os.listdir(dest)} == before
+    assert open_dataset(dest).num_images == 6
