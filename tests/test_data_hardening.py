@@ -78,7 +78,10 @@ def _broken_files(good_png):
         # 8000 x 8000 is under the pixel limit: TensorFlow must find the data short.
         "short_idat.png": (_short_idat(8000, 8000), "does not decode"),
         # 9000 x 9000 is over it (and under PIL's own bomb limit): skipped unread.
-        "huge_header.png": (_short_idat(9000, 9000), "too large (9000x9000 pixels"),
+        "huge_header.png": (_short_idat(9000, 9000), "too large (9000x9000: the limit is "
+                                                     "8192x8192 pixels"),
+        # A thin strip: few pixels, but padded to a 65536 x 65536 square (12 GiB).
+        "strip.png": (_short_idat(65536, 1), "too large (65536x1: the limit"),
     }
 
 

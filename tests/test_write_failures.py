@@ -66,7 +66,8 @@ def test_full_disk_at_a_checkpoint_is_one_error_and_the_run_resumes(tmp_path, mo
     # What kill -9 leaves mid-write: a snapshot temporary, a shard folder, an index temp.
     leftovers = [outdir / ".tmp-q8w7e6r5.keras", ckpt_dir / "ckpt-96_temp",
                  ckpt_dir / "checkpoint.tmp0123456789abcdef0123456789abcdef",
-                 outdir / f".tmp-pid{_dead_pid()}-abc-network-snapshot-000000.keras"]
+                 outdir / f".tmp-pid{_dead_pid()}-abc-network-snapshot-000000.keras",
+                 outdir / "tmpa1b2c3d4.png.tmp"]
     for path in leftovers:
         if path.name.endswith("_temp"):
             path.mkdir()

@@ -262,16 +262,23 @@ def save_keras_atomic(model, path):
 # Leftovers of a killed checkpoint write: TensorFlow's `ckpt-N_temp/` shard
 # folder and the temporary of its `checkpoint` index file.
 _CHECKPOINT_TEMP = re.compile(r"^(ckpt-\d+_temp|checkpoint\.tmp[0-9a-f]+)$")
+_PNG_TEMP = re.compile(r"^tmp\w+\.png\.tmp$")
 
 
 def remove_leftovers(run_dir, checkpoint_dir):
     """Removes what a killed run left: stale `.tmp-*` files of the run directory
-    (snapshots, config) and `ckpt-N_temp/` folders of its checkpoints.
+    (snapshots, config), half-written grids (`tmp*.png.tmp`) and the
+    `ckpt-N_temp/` folders of its checkpoints.
 
     Only the chief calls it, before it writes anything (one run per directory).
     Returns the removed paths.
     """
     removed = files.remove_stale(run_dir)
+    if os.path.isdir(run_dir):  # `keras_stylegan.generate.save_png`'s temporaries
+        for name in sorted(os.listdir(run_dir)):
+            if _PNG_TEMP.match(name):
+                files.remove_path(os.path.join(run_dir, name))
+                removed.append(os.path.join(run_dir, name))
     if os.path.isdir(checkpoint_dir):
         for name in sorted(os.listdir(checkpoint_dir)):
             if _CHECKPOINT_TEMP.match(name):

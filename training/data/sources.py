@@ -7,6 +7,7 @@ TensorFlow op that loads image `index` as uint8 [R, R, C]; the pipeline in
 
 import collections
 import json
+import math
 import os
 import re
 import stat
@@ -25,7 +26,7 @@ MAX_LISTED = 20
 
 # Limits on untrusted dataset files (see the README's "Datasets" section).
 MAX_IMAGE_BYTES = 256 << 20     # an image file (or ZIP entry) larger than this is skipped
-MAX_IMAGE_PIXELS = 1 << 26      # declared width * height (8192 x 8192); larger: skipped
+MAX_IMAGE_PIXELS = 1 << 26      # max(width, height) ** 2 (8192 x 8192); larger: skipped
 MAX_JSON_BYTES = 256 << 20      # dataset.json
 MAX_LABEL_SIZE = 1 << 16        # classes, or floats per image
 MAX_LABEL_ELEMENTS = 1 << 28    # images x label size (1 GiB of float32)
@@ -105,8 +106,9 @@ class BuiltinSource(Source):
 def _scan_headers(names, open_binary, file_size):
     """(infos, skipped): size and mode of each readable image, reasons for the others.
 
-    Reads headers only (bounded); files over MAX_IMAGE_BYTES and images over
-    MAX_IMAGE_PIXELS are skipped as too large before anything is decoded.
+    Reads headers only (bounded); files over MAX_IMAGE_BYTES and images whose
+    padded square is over MAX_IMAGE_PIXELS are skipped as too large before
+    anything is decoded.
     """
     infos, skipped = [], []
     for name in names:
@@ -129,9 +131,11 @@ def _scan_headers(names, open_binary, file_size):
         except Exception as e:  # noqa: BLE001 - any decoder failure means "unreadable"
             skipped.append((name, f"unreadable ({type(e).__name__}: {_short(e)})"))
             continue
-        if width * height > MAX_IMAGE_PIXELS:
-            skipped.append((name, f"too large ({width}x{height} pixels; the limit is "
-                                  f"{MAX_IMAGE_PIXELS} pixels per image)"))
+        side = max(width, height)  # decoded, then padded to a side x side square
+        if side * side > MAX_IMAGE_PIXELS:
+            limit = math.isqrt(MAX_IMAGE_PIXELS)
+            skipped.append((name, f"too large ({width}x{height}: the limit is {limit}x{limit} "
+                                  "pixels, padded to square)"))
         else:
             infos.append((name, width, height, gray))
     return infos, skipped
