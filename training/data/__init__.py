@@ -16,7 +16,10 @@ Sources:
   class, one-hot encoded, or a list of floats per image).
 * NVIDIA's multi-resolution TFRecords (`NAME-rNN.tfrecords`, as FFHQ is
   distributed): their folder or one of their files; labels from
-  `NAME-rxx.labels`.
+  `NAME-rxx.labels`. Hidden files (temporaries of an interrupted write) are
+  ignored.
+
+A file that cannot be used is a `DatasetError` (a ValueError) naming it.
 
 Image files are normalised the same way everywhere (and by the
 `keras-stylegan dataset` converter, so a folder, its ZIP and its TFRecords
@@ -27,8 +30,11 @@ give identical images):
 * Non-square images are padded to square with centred black bars (as NVIDIA
   did for LSUN cars). Images larger than the resolution are resized to it
   with area averaging (an exact box mean for power-of-two factors); images
-  smaller than it, and files that cannot be read as PNG/JPEG, are skipped
-  and listed in one warning (and in `ds.skipped`).
+  smaller than it, files that cannot be read as PNG/JPEG or do not decode
+  (every image is decoded once when the source is opened, with the decoder
+  training uses), and files over the size limits of `training.data.sources`
+  (MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS) are skipped and listed in one warning
+  (and in `ds.skipped`).
 * If every image is grayscale the dataset has 1 channel; otherwise grayscale
   images are converted to RGB by copying the gray value. Alpha is dropped.
 
