@@ -30,7 +30,7 @@ MAX_IMAGE_PIXELS = 1 << 26      # max(width, height) ** 2 (8192 x 8192); larger:
 MAX_JSON_BYTES = 256 << 20      # dataset.json
 MAX_LABEL_SIZE = 1 << 16        # classes, or floats per image
 MAX_LABEL_ELEMENTS = 1 << 28    # images x label size (1 GiB of float32)
-CHECK_CHUNK = 256               # images decode-checked at a time
+CHECK_CHUNK = 4096              # images decode-checked per tf.data pass
 _FUNCTION_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*")  # TF's op-name prefix
 
 
