@@ -182,6 +182,20 @@ def test_max_images_stops_checking_once_enough_decode(broken):
     np.testing.assert_array_equal(_one_epoch(ds), _as_float(good[:2]))
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this OS")
+def test_a_pipe_or_device_named_like_an_image_is_skipped_not_opened(tmp_path):
+    """Opening a FIFO blocks until someone writes to it; /dev/zero never ends."""
+    (tmp_path / "ok.png").write_bytes(_png_bytes(np.zeros((8, 8, 3), np.uint8)))
+    os.mkfifo(tmp_path / "pipe.png")
+    os.symlink("/dev/zero", tmp_path / "zero.png")
+    with pytest.warns(UserWarning) as record:
+        ds = open_dataset(tmp_path)
+    message = str(record[0].message)
+    assert "pipe.png: unreadable (ValueError: not a regular file)" in message
+    assert "zero.png: unreadable (ValueError: not a regular file)" in message
+    assert ds.num_images == 1
+
+
 # --------------------------------------------------------------------------- labels
 @pytest.fixture()
 def plain(tmp_path):
