@@ -45,10 +45,11 @@ import json
 import os
 import re
 import shutil
-import tempfile
 
 import numpy as np
+
 from keras_stylegan.export.noise import seed_noise_tf
+from keras_stylegan import files
 from keras_stylegan.networks.generator import DEFAULT
 
 METADATA_FILE = os.path.join("assets.extra", "keras_stylegan.json")
@@ -91,21 +92,24 @@ def resolve_version(model_dir, version=None):
 
 
 @contextlib.contextmanager
-def atomic_directory(final_path):
+def atomic_directory(final_path, what="the export"):
     """Yields a temp folder beside `final_path`; renames it there on success.
 
     On any error the temp folder is removed, so `final_path` either does not
-    exist or is complete. The temp name is not an integer, so TF Serving (and
-    our server) never mistake it for a version.
+    exist or is complete; a failed write (a full disk) is one
+    `keras_stylegan.files.WriteError`. The temp name (`.tmp-pidPID-...`) is
+    hidden and not an integer, so TF Serving (and our server) never mistake
+    it for a version; the temp folders of killed exports are removed first.
     """
     parent = os.path.dirname(os.path.abspath(final_path))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".tmp-{os.path.basename(final_path)}-", dir=parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would hide it from a serving user
+    files.remove_stale(parent)
+    # Mode 0777 - umask: mkdtemp's 0700 would hide it from a serving user.
+    tmp = files.new_temp_dir(parent, os.path.basename(final_path))
     try:
-        yield tmp
+        with files.write_errors(what, final_path,
+                                "Nothing was written there: free space and export again."):
+            yield tmp
         os.rename(tmp, final_path)  # atomic; fails if final_path appeared meanwhile
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -302,7 +306,7 @@ def export_savedmodel(G, out_dir, name="stylegan", version=None, truncation_cuto
     model_dir = os.path.join(out_dir, check_name(name))
     version = resolve_version(model_dir, version)
     final = os.path.join(model_dir, str(version))
-    with atomic_directory(final) as tmp:
+    with atomic_directory(final, "the SavedModel") as tmp:
         write_savedmodel(G, tmp, truncation_cutoff, fused_modconv, source)
     return final
 

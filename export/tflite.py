@@ -36,9 +36,11 @@ import re
 import threading
 
 import numpy as np
+
 from keras_stylegan.export.noise import seed_noise_np
 from keras_stylegan.export.savedmodel import GraphFunctions
 from keras_stylegan.networks.generator import DEFAULT
+from keras_stylegan import files
 
 QUANTIZE = (None, "float16", "dynamic")
 NOISE = ("const", "input")
@@ -184,24 +186,41 @@ def export_tflite(G, out, name="stylegan", version=None, **kwargs):
 
     data = convert(G, **kwargs)
     if out.endswith(".tflite"):
-        folder = os.path.dirname(os.path.abspath(out))
-        os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, f".{os.path.basename(out)}.tmp-{os.getpid()}")
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, out)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        _write_file_atomic(data, out)
         return out
     model_dir = os.path.join(out, check_name(name))
     final = os.path.join(model_dir, str(resolve_version(model_dir, version)))
-    with atomic_directory(final) as tmp:
+    with atomic_directory(final, "the TFLite model") as tmp:
         with open(os.path.join(tmp, "model.tflite"), "wb") as fh:
             fh.write(data)
     return os.path.join(final, "model.tflite")
+
+
+def _write_file_atomic(data, out):
+    """Writes bytes to `out` through a hidden temporary + rename; cleans stale ones.
+
+    Removes the temporaries of killed writes of `out`: `.tmp-pidPID-...-NAME`
+    and (older versions) `.NAME.tmp-PID`, of processes that no longer run.
+    """
+    folder = os.path.dirname(os.path.abspath(out))
+    os.makedirs(folder, exist_ok=True)
+    base = os.path.basename(out)
+    files.remove_stale(folder, base)
+    old_style = re.compile(rf"^\.{re.escape(base)}\.tmp-(\d+)$")
+    for name in os.listdir(folder):
+        match = old_style.match(name)
+        if match and files.is_stale(f".tmp-pid{match[1]}-"):
+            files.remove_path(os.path.join(folder, name))
+    tmp = files.new_temp_file(folder, base)
+    try:
+        with files.write_errors("the TFLite model", out,
+                                "Nothing was replaced: free space and export again."):
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def psnr_vs_generator(G, model_path=None, model_content=None, num_samples=4,

@@ -149,7 +149,9 @@ def test_tfrecords_files_follow_nvidias_format(folder, tfrecords):
             assert shape == [3, res, res]
             chw = np.frombuffer(data, np.uint8).reshape(shape)
             np.testing.assert_array_equal(chw, _nvidia_levels(image)[level])
-    np.testing.assert_array_equal(np.load(tfrecords / "faces-rxx.labels"), np.arange(N) % 4)
+    labels = np.load(tfrecords / "faces-rxx.labels")  # NVIDIA's: float32 [N, L], one-hot
+    assert labels.dtype == np.float32 and labels.shape == (N, 4)
+    np.testing.assert_array_equal(labels, np.eye(4)[np.arange(N) % 4])
 
 
 def test_lower_resolutions_are_2x2_average_pooling(folder, zipped, tfrecords):

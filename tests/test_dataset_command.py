@@ -77,7 +77,9 @@ def test_folder_to_tfrecords_with_labels(photos, tmp_path):
                      "--labels", photos / "classes.json") == 0
     assert sorted(os.listdir(dest)) == [
         "pets-r02.tfrecords", "pets-r03.tfrecords", "pets-r04.tfrecords", "pets-rxx.labels"]
-    np.testing.assert_array_equal(np.load(dest / "pets-rxx.labels"), CLASSES)
+    stored = np.load(dest / "pets-rxx.labels")  # NVIDIA's: float32 [N, L], one-hot
+    assert stored.dtype == np.float32 and stored.shape == (N, 3)
+    np.testing.assert_array_equal(stored, np.eye(3)[CLASSES])
     with pytest.warns(UserWarning):
         source = open_dataset(photos)
     records = open_dataset(dest, use_labels=True)

@@ -11,6 +11,7 @@ the others write to a scratch directory that is deleted.
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -19,9 +20,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_stylegan import files
 from keras_stylegan.generate import image_grid, save_png
 from keras_stylegan.loading import snapshot_name
 from keras_stylegan.ops.basic import to_uint8
+
+RESUME_HINT = ("The run's files are intact: free space (or fix the folder) and run the same "
+               "command again to resume from the last checkpoint.")
 
 
 def log_value(logs, key, default=None):
@@ -193,7 +198,7 @@ class Snapshots(keras.callbacks.Callback):
     def save_checkpoint(self):
         nimg = self._nimg()
         if nimg != self.last_checkpoint_nimg:
-            self.manager.save(checkpoint_number=nimg)
+            save_checkpoint(self.manager, nimg)
             self.last_checkpoint_nimg = nimg
 
     def grid(self):
@@ -214,7 +219,9 @@ class Snapshots(keras.callbacks.Callback):
             return
         self.last_snapshot_nimg = nimg
         grid = self.grid()
-        save_png(grid, os.path.join(self.run_dir, f"fakes{nimg // 1000:06d}.png"))
+        path = os.path.join(self.run_dir, f"fakes{nimg // 1000:06d}.png")
+        with files.write_errors("the image grid", path, RESUME_HINT):
+            save_png(grid, path)
         if self.writer is not None:
             with self.writer.as_default(step=nimg):
                 tf.summary.image("Gs/fakes", grid[None], max_outputs=1)
@@ -222,34 +229,76 @@ class Snapshots(keras.callbacks.Callback):
         save_keras_atomic(self.model.Gs, os.path.join(self.run_dir, snapshot_name(nimg)))
 
 
-def _umask_mode():
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+def save_checkpoint(manager, number):
+    """`manager.save(checkpoint_number=number)`; a failed write is one `WriteError`.
+
+    The files of the failed checkpoint are removed; the earlier checkpoints
+    (and the `checkpoint` index naming the newest) are untouched.
+    """
+    prefix = os.path.join(manager.directory, f"ckpt-{number}")
+    try:
+        with files.write_errors("the checkpoint", prefix, RESUME_HINT):
+            manager.save(checkpoint_number=number)
+    except files.WriteError:
+        if prefix not in manager.checkpoints:
+            for leftover in [prefix + "_temp"] + tf.io.gfile.glob(prefix + ".*"):
+                files.remove_path(leftover)
+        raise
 
 
 def save_keras_atomic(model, path):
     """`model.save(path)` through a temporary file in the same folder + rename."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".keras", dir=folder, prefix=".tmp-")
-    os.close(fd)
+    tmp = files.new_temp_file(folder, os.path.basename(path))
     try:
-        model.save(tmp)
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
+        with files.write_errors("the network snapshot", path, RESUME_HINT):
+            model.save(tmp)
+            os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
+# Leftovers of a killed checkpoint write: TensorFlow's `ckpt-N_temp/` shard
+# folder and the temporary of its `checkpoint` index file.
+_CHECKPOINT_TEMP = re.compile(r"^(ckpt-\d+_temp|checkpoint\.tmp[0-9a-f]+)$")
+_PNG_TEMP = re.compile(r"^tmp\w+\.png\.tmp$")
+
+
+def remove_leftovers(run_dir, checkpoint_dir):
+    """Removes what a killed run left: stale `.tmp-*` files of the run directory
+    (snapshots, config), half-written grids (`tmp*.png.tmp`) and the
+    `ckpt-N_temp/` folders of its checkpoints.
+
+    Only the chief calls it, before it writes anything (one run per directory).
+    Returns the removed paths.
+    """
+    removed = files.remove_stale(run_dir)
+    if os.path.isdir(run_dir):  # `keras_stylegan.generate.save_png`'s temporaries
+        for name in sorted(os.listdir(run_dir)):
+            if _PNG_TEMP.match(name):
+                files.remove_path(os.path.join(run_dir, name))
+                removed.append(os.path.join(run_dir, name))
+    if os.path.isdir(checkpoint_dir):
+        for name in sorted(os.listdir(checkpoint_dir)):
+            if _CHECKPOINT_TEMP.match(name):
+                files.remove_path(os.path.join(checkpoint_dir, name))
+                removed.append(os.path.join(checkpoint_dir, name))
+    return removed
+
+
 def write_json_atomic(obj, path):
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".json", dir=folder, prefix=".tmp-")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.chmod(tmp, _umask_mode())
-    os.replace(tmp, path)
+    tmp = files.new_temp_file(folder, os.path.basename(path))
+    try:
+        with files.write_errors("the file", path, RESUME_HINT):
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(obj, f, indent=2, sort_keys=True)
+                f.write("\n")
+            os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def scratch_dir(prefix):

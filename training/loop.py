@@ -162,6 +162,12 @@ class Run:
         rules.check_pl_batch(per_replica, cfg["pl_batch_shrink"], cfg["pl_weight"],
                              where=f" at {seg.resolution} px")
 
+    def remove_leftovers(self):
+        """The chief removes what a killed run left (`callbacks.remove_leftovers`)."""
+        if self.is_chief:
+            from keras_stylegan.training.callbacks import remove_leftovers
+            remove_leftovers(self.run_dir, os.path.join(self.run_dir, CHECKPOINT_DIR))
+
     def restore(self, resume="auto"):
         """Restores the newest checkpoint of the run directory (see `train`)."""
         latest = tf_latest_checkpoint(os.path.join(self.run_dir, CHECKPOINT_DIR))
@@ -231,9 +237,12 @@ class Run:
         path = os.path.join(self.run_dir, "reals.png")
         if self.is_chief and not os.path.exists(path):
             cols, rows = self.cfg["grid_size"]
+            from keras_stylegan.files import write_errors
+            from keras_stylegan.training.callbacks import RESUME_HINT
             reals = self.dataset.grid_reals(int(cols) * int(rows), seed=self.cfg["grid_seed"])
-            save_png(image_grid(to_uint8(reals), cols=int(cols), scale=self.cfg["grid_scale"]),
-                     path)
+            with write_errors("the image grid", path, RESUME_HINT):
+                save_png(image_grid(to_uint8(reals), cols=int(cols),
+                                    scale=self.cfg["grid_scale"]), path)
 
     def fit(self):
         """Trains from the current image counter to `total_kimg`; returns a summary dict."""
@@ -260,6 +269,7 @@ class Run:
                     seconds=seconds, checkpoint=self.manager.latest_checkpoint)
 
     def _fit_segments(self, seg, done, callbacks):
+        from keras_stylegan.training.data import dataset_errors
         gan, cfg = self.gan, self.cfg
         if seg is not None:
             for s in self.segments[seg.index:]:
@@ -273,8 +283,9 @@ class Run:
                 if skip == 0 and s.index > 0 and cfg["reset_opt_for_new_lod"]:
                     gan.reset_optimizers()
                 gan.set_lod(self.schedule.lod(s.start_nimg + skip * s.minibatch))
-                gan.fit(self._stream(s, skip), epochs=1, steps_per_epoch=s.steps - skip,
-                        verbose=0, callbacks=callbacks, shuffle=False)
+                with dataset_errors():  # a corrupt record: one error naming the file
+                    gan.fit(self._stream(s, skip), epochs=1, steps_per_epoch=s.steps - skip,
+                            verbose=0, callbacks=callbacks, shuffle=False)
 
     def _log(self, line):
         if self.is_chief:
@@ -348,6 +359,7 @@ def train(cfg, run_dir, resume="auto", dataset=None, gpus=None, cpu_replicas=Non
     """
     run = prepare(cfg, run_dir, dataset, gpus, cpu_replicas, print_fn)
     os.makedirs(run.run_dir, exist_ok=True)
+    run.remove_leftovers()
     run.build()
     latest = run.restore(resume)
     run.write_config()

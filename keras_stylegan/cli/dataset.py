@@ -14,9 +14,12 @@ Formats:
              average of the one above) and NAME-rxx.labels (.npy) with labels
 
 Labels come from --labels FILE.json (names relative to --source), else
-from the source's own dataset.json / NAME-rxx.labels / built-in factors.
-Files are written under temporary names in the destination folder and
-renamed into place when complete.
+from the source's own dataset.json / NAME-rxx.labels / built-in factors;
+NAME-rxx.labels holds float32 [N, L] (classes one-hot), as NVIDIA's reader
+expects. Files are written under hidden temporary names (.tmp-...) in the
+destination folder and renamed into place when complete; readers ignore
+them and the next conversion removes those of a killed one. Images that do
+not decode (or exceed the size limits) are skipped and listed.
 
 Examples:
   keras-stylegan dataset --source ~/photos --dest photos-256.zip --resolution 256
@@ -80,11 +83,15 @@ def run(args):
     print(f"Converting {ds.num_images} images from {args.source} ({ds.kind}): "
           f"{ds.resolution}x{ds.resolution}, {ds.num_channels} channel(s), "
           f"{ds.label_size} label(s) -> {fmt} {args.dest}", file=sys.stderr)
+    from keras_stylegan.files import write_errors
+
     try:
-        if fmt == "zip":
-            write_zip(ds, args.dest)
-        else:
-            write_tfrecords(ds, args.dest, remove_stale=args.force)
+        with write_errors("the dataset", args.dest, "Nothing was replaced: free space and "
+                          "run the command again.", full_only=True):
+            if fmt == "zip":
+                write_zip(ds, args.dest)
+            else:
+                write_tfrecords(ds, args.dest, remove_stale=args.force)
     finally:
         ds.close()
     print(f"Wrote {args.dest}", file=sys.stderr)
@@ -176,11 +183,12 @@ def write_zip(ds, dest):
     """Writes `ds` as a ZIP of PNGs plus dataset.json, atomically (temp file + rename)."""
     import zipfile
 
-    from keras_stylegan.training.data.tfrecords import new_temp_file
+    from keras_stylegan import files
 
     folder = os.path.dirname(os.path.abspath(dest))
     os.makedirs(folder, exist_ok=True)
-    temp = new_temp_file(folder, os.path.basename(dest))
+    files.remove_stale(folder, os.path.basename(dest))
+    temp = files.new_temp_file(folder, os.path.basename(dest))
     try:
         entries = []
         progress = _Progress(ds.num_images)
@@ -233,8 +241,7 @@ def write_tfrecords(ds, dest, remove_stale=False):
                 writer.add_image(image)
             progress.update(writer.num_images)
         if ds.label_size:
-            are_classes = getattr(ds.source, "labels_are_classes", False)
-            writer.add_labels(ds.labels.argmax(axis=1) if are_classes else ds.labels)
+            writer.add_labels(ds.labels)  # float32 [N, L], classes one-hot (NVIDIA's)
     progress.update(ds.num_images, force=True)
     if remove_stale:
         written = {os.path.basename(path) for path in writer.written}

@@ -16,7 +16,10 @@ Sources:
   class, one-hot encoded, or a list of floats per image).
 * NVIDIA's multi-resolution TFRecords (`NAME-rNN.tfrecords`, as FFHQ is
   distributed): their folder or one of their files; labels from
-  `NAME-rxx.labels`.
+  `NAME-rxx.labels`. Hidden files (temporaries of an interrupted write) are
+  ignored.
+
+A file that cannot be used is a `DatasetError` (a ValueError) naming it.
 
 Image files are normalised the same way everywhere (and by the
 `keras-stylegan dataset` converter, so a folder, its ZIP and its TFRecords
@@ -27,8 +30,11 @@ give identical images):
 * Non-square images are padded to square with centred black bars (as NVIDIA
   did for LSUN cars). Images larger than the resolution are resized to it
   with area averaging (an exact box mean for power-of-two factors); images
-  smaller than it, and files that cannot be read as PNG/JPEG, are skipped
-  and listed in one warning (and in `ds.skipped`).
+  smaller than it, files that cannot be read as PNG/JPEG or do not decode
+  (every image is decoded once when the source is opened, with the decoder
+  training uses), and files over the size limits of `training.data.sources`
+  (MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS) are skipped and listed in one warning
+  (and in `ds.skipped`).
 * If every image is grayscale the dataset has 1 channel; otherwise grayscale
   images are converted to RGB by copying the gray value. Alpha is dropped.
 
@@ -45,17 +51,39 @@ Example:
 (4, 32, 32, 3)
 """
 
+import contextlib
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
 
 from keras_stylegan.training import builtin
 from keras_stylegan.training.data import images as image_ops
-from keras_stylegan.training.data.sources import BuiltinSource, FolderSource, ZipSource
+from keras_stylegan.training.data.sources import BuiltinSource, DatasetError, FolderSource, ZipSource
 from keras_stylegan.training.data.tfrecords import TFRecordsSource, find_tfrecords
 
-__all__ = ["ImageDataset", "open_dataset", "epoch_order"]
+__all__ = ["ImageDataset", "DatasetError", "open_dataset", "epoch_order", "dataset_errors"]
+
+_PIPELINE_ERROR = re.compile(r"DatasetError: (.+)")
+
+
+@contextlib.contextmanager
+def dataset_errors():
+    """Re-raises a DatasetError raised inside a tf.data pipeline as itself.
+
+    TensorFlow reports it as an `InvalidArgumentError` whose message holds
+    the DatasetError's (and a Python traceback); consumers of a stream (the
+    training loop, the `dataset` converter) wrap their loop in this so the
+    user sees one error naming the file.
+    """
+    try:
+        yield
+    except tf.errors.OpError as e:
+        match = _PIPELINE_ERROR.search(e.message or "")
+        if match is None:
+            raise
+        raise DatasetError(match[1].strip()) from None
 
 
 def _parse_builtin(source):
@@ -324,7 +352,12 @@ class ImageDataset:
                             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         stream = stream.batch(batch_size).prefetch(2).with_options(_options())
         position = 0
-        for batch in stream:
+        iterator = iter(stream)
+        while True:
+            with dataset_errors():
+                batch = next(iterator, None)
+            if batch is None:
+                return
             images = batch.numpy()
             if level != self.resolution:
                 images = _pool_uint8(images, level // self.resolution)
