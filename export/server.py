@@ -14,7 +14,7 @@ Bounds (the server's guarantee; every refusal is a 4xx/503 with a JSON
   anything is read; by default the limit is the size of the largest
   legitimate `:predict` request (`request_budget`), and the JSON arrays and
   strings a body may hold are bounded too, so decoding costs at most about
-  10x the limit; bodies are decoded inside a model slot;
+  12x the limit; bodies are decoded inside a model slot;
 * concurrency: `max_inflight` requests decode and run at once, `max_queue`
   wait (beyond: 503, retry);
 * slow clients (`export.http_guard`): a request head must arrive within

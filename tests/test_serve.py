@@ -268,6 +268,12 @@ def test_image_endpoint(setup):
     status, _, data = s.get("/v1/models/sg1c/image?seeds=3&labels=0,0,1,0&noise=const")
     assert status == 200
     assert np.abs(png(data).astype(int) - expected[:32, :32].astype(int)).max() <= 1
+    # A class range, as `generate --class 1-2`: every seed for each class, a row per class.
+    status, _, data = s.get("/v1/models/sg1c/image?seeds=3-4&class=1-2&noise=const")
+    assert status == 200
+    labels = np.eye(4, dtype=np.float32)[[1, 1, 2, 2]]
+    expected = image_grid(expected_images(cond["G"], [3, 4, 3, 4], 1.0, labels, "const"), 2)
+    assert np.abs(png(data).astype(int) - expected.astype(int)).max() <= 1
 
 
 @pytest.mark.parametrize("query,status", [
@@ -276,6 +282,10 @@ def test_image_endpoint(setup):
     ("/v1/models/sg1c/image?seeds=1&labels=1,2", 400),
     ("/v1/models/sg1/image?seeds=0-99", 400),             # over --max-batch
     ("/v1/models/sg1/image?seeds=0-4000000000", 400),     # refused before expanding
+    ("/v1/models/sg1/image?seeds=0-0000000000000050000000", 400),  # zero-padded too
+    ("/v1/models/sg1c/image?seeds=0-3&class=0-3", 400),   # 16 images > --max-batch
+    ("/v1/models/sg1/versions/%C2%B2/image?seeds=1", 400),  # '²': isdigit() but not int()
+    ("/v1/models/sg1/image?seeds=1&cols=%D9%A1", 400),     # '١': not read as 1
     ("/v1/models/sg1/image?seeds=abc", 400),
     ("/v1/models/sg1/image?seeds=1&psi=nan", 400),
     ("/v1/models/sg1/image?seeds=1&class=1", 400),        # not conditional
@@ -463,6 +473,12 @@ def test_queue_bound_answers_503_and_recovers():
         for _ in range(4):
             status, body = post()
             assert status == 503 and "busy" in body["error"], (status, body)
+        # A body is decoded inside a model slot: while all are taken, not even parsed.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("POST", "/v1/models/slow:predict", b"{not json")
+        resp = conn.getresponse()
+        assert resp.status == 503 and "busy" in json.loads(resp.read())["error"]
+        conn.close()
         servable.release.set()
         assert first.result(timeout=60) == (200, {"predictions": [2.0, 4.0]})
         assert second.result(timeout=60) == (200, {"predictions": [2.0, 4.0]})

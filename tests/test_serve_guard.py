@@ -73,6 +73,24 @@ class LogRecords(logging.Handler):
                 if r.exc_info or r.levelno >= logging.ERROR]
 
 
+def start(repo, limits):
+    """The real server for `repo` in a thread -> (uvicorn server, port, thread)."""
+    srv = make_server(repo, port=0, limits=limits)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.02)
+    assert srv.started
+    return srv, srv.servers[0].sockets[0].getsockname()[1], thread
+
+
+def stop(srv, thread):
+    srv.should_exit = True
+    thread.join(timeout=15)
+    assert not thread.is_alive()
+
+
 @pytest.fixture(scope="module")
 def server():
     repo = ModelRepository()
@@ -80,23 +98,14 @@ def server():
     limits = Limits(max_batch=MAX_BATCH, max_inflight=1, max_queue=4,
                     max_connections=MAX_CONNECTIONS, header_timeout=TIMEOUT,
                     body_timeout=TIMEOUT)
-    srv = make_server(repo, port=0, limits=limits)
     logs = LogRecords()
     logging.getLogger().addHandler(logs)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.02)
-    assert srv.started
-    port = srv.servers[0].sockets[0].getsockname()[1]
+    srv, port, thread = start(repo, limits)
     try:
         yield dict(port=port, repo=repo, logs=logs, budget=srv.config.app.state.budget)
     finally:
-        srv.should_exit = True
-        thread.join(timeout=15)
+        stop(srv, thread)
         logging.getLogger().removeHandler(logs)
-    assert not thread.is_alive()
 
 
 @pytest.fixture
@@ -241,6 +250,78 @@ def test_client_leaving_is_not_an_internal_error(server, clean_log):
     assert get_json(port, "/v1/models/plain")[0] == 200  # the clean_log fixture checks the log
 
 
+class BlockingServable(FakeServable):
+    """Its model calls wait for `release`."""
+
+    def __init__(self):
+        super().__init__("slow", 0)
+        self.release, self.running = threading.Event(), threading.Semaphore(0)
+
+    def predict(self, signature, inputs):
+        self.running.release()
+        assert self.release.wait(timeout=WAIT)
+        return super().predict(signature, inputs)
+
+
+def test_all_connections_busy_gets_json_503():
+    """--max-connections 2, both being answered: a third client gets a JSON 503 (nobody
+    is waiting on a client, so nobody can be dropped); the two are then answered."""
+    servable = BlockingServable()
+    repo = ModelRepository()
+    repo.models = {"slow": {1: servable}}
+    srv, port, thread = start(repo, Limits(max_batch=4, max_inflight=2, max_connections=2))
+    body = json.dumps({"instances": [{"x": [1.0] * 6, "k": [[0.5] * 3] * 2}]})
+    pool = concurrent.futures.ThreadPoolExecutor(2)
+    try:
+        running = [pool.submit(request, port, "POST", "/v1/models/slow:predict", body)
+                   for _ in range(2)]
+        for _ in running:
+            assert servable.running.acquire(timeout=WAIT)
+        status, ctype, data = request(port, "GET", "/v1/models/slow")
+        assert (status, ctype) == (503, "application/json")
+        assert "--max-connections" in json.loads(data)["error"]
+        servable.release.set()
+        for future in running:
+            status, _, data = future.result(timeout=WAIT)
+            assert status == 200 and json.loads(data) == {"predictions": [9.0]}
+        assert request(port, "GET", "/v1/models/slow")[0] == 200
+    finally:
+        servable.release.set()
+        pool.shutdown(wait=True)
+        stop(srv, thread)
+
+
+class BigImageServable(FakeServable):
+    """Images of incompressible noise: a PNG larger than the socket buffers."""
+
+    def images(self, z, psi, labels, seeds, noise):
+        rng = np.random.default_rng(int(seeds[0]))
+        return rng.integers(0, 256, (len(seeds), 2000, 2000, 3), dtype=np.uint8)
+
+
+def test_client_that_stops_reading_is_dropped():
+    """A client asks for a 12 MB PNG and never reads it: the connection is aborted after
+    --body-timeout instead of holding its slot (and the response) forever."""
+    repo = ModelRepository()
+    repo.models = {"big": {1: BigImageServable("big", 0)}}
+    srv, port, thread = start(repo, Limits(body_timeout=TIMEOUT, header_timeout=TIMEOUT))
+    connections = srv.server_state.connections
+    sock = raw_socket(port, b"GET /v1/models/big/image?seeds=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        deadline = time.time() + WAIT
+        while not connections and time.time() < deadline:  # accepted
+            time.sleep(0.01)
+        assert connections
+        while connections and time.time() < deadline + WAIT:  # dropped
+            time.sleep(0.05)
+        assert not connections
+        status, _, data = request(port, "GET", "/v1/models/big")
+        assert status == 200
+    finally:
+        sock.close()
+        stop(srv, thread)
+
+
 @pytest.mark.parametrize("raw", [
     b"GARBAGE\r\n\r\n",
     b"GET /v1/models/plain HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
@@ -276,6 +357,18 @@ def test_seed_and_class_ranges_are_counted_before_expanding(server, clean_log, q
     assert len(calls) == before  # the model never ran
 
 
+@pytest.mark.parametrize("text", ["0", "7", "0-3,7", "00012", "3-3, 5-6 ,9", "0-4294967295"])
+def test_ranges_agree_with_generate_seeds(text):
+    """The server's counted parser reads what `generate --seeds` reads (another code path)."""
+    from export.server import expand_ranges, parse_ranges, range_count
+    from keras_stylegan.generate import parse_seeds
+    ranges = parse_ranges(text, "seed")
+    if range_count(ranges) < 100:
+        assert expand_ranges(ranges) == parse_seeds(text)
+    else:
+        assert range_count(ranges) == 2 ** 32 and ranges == [(0, 2 ** 32 - 1)]
+
+
 @pytest.mark.parametrize("path", [
     "/v1/models/plain/versions/\u00b2",                   # str.isdigit() true, int() fails: was 500
     "/v1/models/plain/versions/\u0661",                   # Arabic-Indic one: was served as v1
@@ -296,7 +389,7 @@ def test_seed_and_class_ranges_are_counted_before_expanding(server, clean_log, q
 def test_numbers_must_be_ascii_digits(server, clean_log, path):
     from urllib.parse import quote
     status, body = get_json(server["port"], quote(path, safe="/?=&,"))
-    assert status == 400 and "0-9" in body["error"] or "finite" in body["error"], (status, body)
+    assert status == 400 and ("0-9" in body["error"] or "finite" in body["error"]), body
 
 
 def test_ascii_numbers_are_parsed(server, clean_log):

@@ -17,7 +17,7 @@ samples or images (seeds x classes, counted before anything is expanded;
 seeds below 2**32; numbers in ASCII digits). A body declared larger than
 --max-request-bytes gets 413 before it is read; the default limit is the
 largest legitimate :predict request for the models served (printed at
-start-up), and decoding it costs at most ~10x that, inside --max-inflight.
+start-up), and decoding it costs at most ~12x that, inside --max-inflight.
 A request head must arrive within --header-timeout s and its body within
 --body-timeout s (else 408); when --max-connections are open, the connection
 that has waited longest for its client is closed to admit a new one, so idle
