@@ -161,6 +161,21 @@ def test_model_status(setup):
         assert status == 404 and isinstance(body["error"], str), path
 
 
+def test_start_up_prints_the_bounds(setup):
+    with open(setup["server"].log_path) as f:
+        log = f.read()
+    assert (f"bounds: {MAX_BATCH} samples or images per request, bodies up to {MAX_BYTES} "
+            "bytes, head within 10 s, body within 30 s, 128 connections") in log
+
+
+@pytest.mark.parametrize("flag,value", [("--header-timeout", "0"), ("--body-timeout", "nan"),
+                                        ("--max-request-bytes", "0")])
+def test_bad_bounds_are_usage_errors(tmp_path, capsys, flag, value):
+    from keras_stylegan.cli import main
+    assert main(["serve", "--model-base-path", str(tmp_path), flag, value]) == 2
+    assert flag in capsys.readouterr().err
+
+
 def test_metadata(setup):
     s = setup["server"]
     status, body = s.get_json("/v1/models/sg1/versions/1/metadata")
