@@ -328,6 +328,9 @@ def test_client_that_stops_reading_is_dropped():
     b"GET /v1/models/plain HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000,  # head > 64 KiB
     b"POST /v1/models/plain:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1"
     + b"0" * 5000 + b"\r\n\r\n",
+    b"GET /v1/models/\xff HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /v1/models/plain/image?seeds=%FF HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /v1/models/plain HTTP/1.1\r\n\r\n",  # no Host
 ])
 def test_malformed_http_gets_json_400(server, clean_log, raw):
     status, body = read_reply(raw_socket(server["port"], raw))
