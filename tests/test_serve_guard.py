@@ -7,7 +7,7 @@ oversized declarations, clients that leave, and requests whose numbers are
 not ASCII digits or whose ranges would expand to millions of seeds. Every
 refusal must be a 4xx/503 with a JSON body, the server must keep answering
 others meanwhile, and no client mistake may be logged as an error.
-Timeouts are short here (1 s); each wait is bounded by a socket timeout.
+Timeouts are short here (2 s); each wait is bounded by a socket timeout.
 """
 
 import concurrent.futures
@@ -28,7 +28,7 @@ from export.server import Limits, ModelRepository, make_server
 
 MAX_BATCH = 8
 MAX_CONNECTIONS = 8
-TIMEOUT = 1.0  # header and body timeouts of the server under test
+TIMEOUT = 2.0  # header and body timeouts of the server under test
 WAIT = 15  # seconds any single socket read may wait before the test fails
 SIZE = 4  # image resolution of the stand-in models
 
@@ -210,7 +210,7 @@ def test_head_and_body_timeouts(server, clean_log):
     assert status == 408 and "request body" in body["error"] and "--body-timeout" in body["error"]
     # A byte now and then does not keep a request alive: the head has one deadline.
     sock = raw_socket(port, PARTIAL_HEAD)
-    for _ in range(int(3 * TIMEOUT / 0.25)):
+    for _ in range(int(2 * TIMEOUT / 0.25)):
         try:
             sock.sendall(b"a")
         except OSError:
