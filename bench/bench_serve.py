@@ -5,13 +5,17 @@ Exports a preset (random weights) as a SavedModel and as a TFLite model
 subprocess, and sends a bounded number of requests from a few client threads
 per scenario: `:predict` JSON (row format, `generate`, batch 1 and 8) and the
 PNG endpoint (1 image, and a grid of 8). Reports requests/s, images/s,
-p50/p99 latency, response size and errors (any non-200 counts). The server is
-always stopped.
+p50/p99 latency, response size and errors (any non-200 counts). With
+`--slow-clients N`, N slowloris connections (request heads sent a byte at a
+time, never finished; reopened when the server drops them) stay open during
+every scenario: the guarantee is that the numbers barely move and errors stay
+0. The server is always stopped.
 
 Usage:
   python bench/bench_serve.py                                  # stylegan2-tiny-32
   python bench/bench_serve.py --preset stylegan-tiny-32 --requests 100 --concurrency 8
   python bench/bench_serve.py --json out.json
+  python bench/bench_serve.py --slow-clients 300 --requests 100   # under a slowloris attack
 
 Results and the machine they were taken on go in docs/BENCHMARKS.md.
 """
@@ -28,6 +32,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -100,6 +105,50 @@ def stop_server(proc):
             proc.wait()
 
 
+class SlowClients:
+    """`n` connections that send a request head a byte every 0.5 s and never finish it."""
+
+    HEAD = b"GET /v1/models/sg HTTP/1.1\r\nHost: bench\r\nX-Slow: "
+
+    def __init__(self, port, n):
+        self.port, self.n, self.dropped = port, n, 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def __enter__(self):
+        if self.n:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        if self.n:
+            self.thread.join(timeout=30)
+
+    def run(self):
+        socks = []
+        while not self.done.is_set():
+            while len(socks) < self.n:  # (re)open up to n
+                try:
+                    sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+                    sock.sendall(self.HEAD)
+                except OSError:
+                    break
+                socks.append(sock)
+            alive = []
+            for sock in socks:  # a byte each; the server drops them after --header-timeout
+                try:
+                    sock.send(b"a")
+                    alive.append(sock)
+                except OSError:
+                    sock.close()
+                    self.dropped += 1
+            socks = alive
+            self.done.wait(0.5)
+        for sock in socks:
+            sock.close()
+
+
 def scenarios(z_dim, label_size):
     import numpy as np
     from keras_stylegan.generate import latents_from_seeds
@@ -164,6 +213,8 @@ def main(argv=None):
     p.add_argument("--concurrency", type=int, default=4, help="client threads (default 4)")
     p.add_argument("--max-inflight", type=int, default=2, help="server --max-inflight")
     p.add_argument("--tflite-batch", type=int, default=8)
+    p.add_argument("--slow-clients", type=int, default=0, metavar="N",
+                   help="slowloris connections kept open during the scenarios (default 0)")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -174,11 +225,12 @@ def main(argv=None):
         z_dim, label_size = prepare(args.preset, base, args.tflite_batch)
         port = free_port()
         proc = start_server(base, port, args.max_inflight)
-        for name, method, path, body, images in scenarios(z_dim, label_size):
-            r = run_scenario(port, method, path, body, args.requests, args.concurrency)
-            r.update(scenario=name, images_per_s=r["requests_per_s"] * images)
-            rows.append(r)
-            print(f"{name}: {r['requests_per_s']:.1f} req/s", file=sys.stderr)
+        with SlowClients(port, args.slow_clients) as slow:
+            for name, method, path, body, images in scenarios(z_dim, label_size):
+                r = run_scenario(port, method, path, body, args.requests, args.concurrency)
+                r.update(scenario=name, images_per_s=r["requests_per_s"] * images)
+                rows.append(r)
+                print(f"{name}: {r['requests_per_s']:.1f} req/s", file=sys.stderr)
     finally:
         if proc is not None:
             stop_server(proc)
@@ -186,6 +238,9 @@ def main(argv=None):
     machine = (f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
                f"{platform.python_version()}; preset {args.preset}, {args.concurrency} client "
                f"threads, server --max-inflight {args.max_inflight}")
+    if args.slow_clients:
+        machine += (f"; {args.slow_clients} slow clients connected throughout "
+                    f"({slow.dropped} dropped by the server and reopened)")
     print(f"Machine: {machine}\n")
     print(tables.markdown(COLUMNS, rows))
     if args.json:

@@ -29,6 +29,10 @@ DTYPE_NAMES = {
     np.dtype("int8"): "DT_INT8", np.dtype("bool"): "DT_BOOL",
 }
 
+ASCII_DIGITS = re.compile(r"[0-9]+")  # not str.isdigit() or \d: they accept "²", "١"
+ASCII_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+MAX_NUMBER_CHARS = 64
+
 PATH_RE = re.compile(
     r"(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?"
     r"(?:(?P<metadata>/metadata)|(?P<image>/image)|:(?P<verb>[A-Za-z]+))?")
@@ -93,9 +97,7 @@ def parse_model_path(path):
         raise RestError(404, f"Malformed request: /v1/models/{path}")
     version = m.group("version")
     if version is not None:
-        if not version.isdigit():
-            raise RestError(400, f"Invalid version in URL: {version!r} (must be an integer)")
-        version = int(version)
+        version = parse_int(version, "version in URL", hi=2 ** 63 - 1)
     if m.group("metadata"):
         kind, verb = "metadata", None
     elif m.group("image"):
@@ -105,6 +107,42 @@ def parse_model_path(path):
     else:
         kind, verb = "status", None
     return ModelPath(m.group("name"), version, kind, verb)
+
+
+def parse_int(text, name, lo=0, hi=2 ** 63 - 1):
+    """An integer in [lo, hi] written in ASCII digits; RestError(400) naming `name` if not.
+
+    >>> parse_int("007", "cols")
+    7
+    >>> try:
+    ...     parse_int("²", "cols")  # str.isdigit() is True, int() fails
+    ... except RestError as e:
+    ...     print(e.status)
+    400
+    """
+    digits = text.lstrip("0") if isinstance(text, str) else ""
+    if (not isinstance(text, str) or not ASCII_DIGITS.fullmatch(text)
+            or len(digits) > len(str(hi)) or not lo <= int(digits or "0") <= hi):
+        raise RestError(400, f"{name} must be an integer in [{lo}, {hi}] written with the "
+                        f"digits 0-9; received {_clip(text)!r}")
+    return int(digits or "0")
+
+
+def parse_float(text, name):
+    """A finite number written in ASCII (float() would also take '١.٥' and '1_0')."""
+    if not isinstance(text, str) or len(text) > MAX_NUMBER_CHARS \
+            or not ASCII_FLOAT.fullmatch(text.strip()):
+        raise RestError(400, f"{name} must be a number written with the digits 0-9 "
+                        f"(e.g. 0.7); received {_clip(text)!r}")
+    value = float(text)
+    if not np.isfinite(value):
+        raise RestError(400, f"{name} must be finite; received {_clip(text)!r}")
+    return value
+
+
+def _clip(text, n=40):
+    text = str(text)
+    return text if len(text) <= n else text[:n] + "..."
 
 
 # Responses -------------------------------------------------------------------------------------

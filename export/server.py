@@ -5,22 +5,33 @@ holding a SavedModel or a `model.tflite`), or a single `.tflite` file. See
 `export.rest` for the protocol; the extra `GET .../image` endpoint returns a
 PNG (one image, or a grid for several seeds).
 
-Bounds: at most `max_batch` samples per request, `max_request_bytes` per
-body, `max_inflight` model calls at once (others wait), `max_queue` waiting
-requests (beyond that: 503, retry), `max_connections` open connections
-(uvicorn answers 503 beyond). Bad requests get a 4xx JSON error and the
-server keeps serving.
+Bounds (the server's guarantee; every refusal is a 4xx/503 with a JSON
+`{"error": ...}` body, client mistakes are not logged as errors):
+
+* work per request: at most `max_batch` samples or images; seed and class
+  ranges are counted before anything is expanded; numbers are ASCII only;
+* body: a declared `Content-Length` over `max_request_bytes` gets 413 before
+  anything is read; by default the limit is the size of the largest
+  legitimate `:predict` request (`request_budget`), and the JSON arrays and
+  strings a body may hold are bounded too, so decoding costs at most about
+  12x the limit; bodies are decoded inside a model slot;
+* concurrency: `max_inflight` requests decode and run at once, `max_queue`
+  wait (beyond: 503, retry);
+* slow clients (`export.http_guard`): a request head must arrive within
+  `header_timeout` seconds, its body within `body_timeout` (else 408 and the
+  connection closes); at most `max_connections` connections, and when all
+  are taken the client that has waited longest is dropped, so idle or
+  half-sent requests cannot lock others out.
 
 Example:
 
 >>> repo = ModelRepository.load("models")                 # doctest: +SKIP
->>> app = create_app(repo, Limits(max_batch=16))         # doctest: +SKIP
->>> uvicorn.run(app, host="127.0.0.1", port=8501)         # doctest: +SKIP
+>>> server = make_server(repo, port=8501, limits=Limits(max_batch=16))  # doctest: +SKIP
+>>> server.run()          # uvicorn + the guarded protocol     # doctest: +SKIP
 """
 
 import io
 import logging
-import math
 import os
 import re
 import time
@@ -37,12 +48,68 @@ NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
 
 @dataclass
 class Limits:
-    """Request and concurrency bounds of the server."""
+    """Request and concurrency bounds of the server (see the module docstring).
+
+    `max_request_bytes=None` sizes the body limit from the models served:
+    `request_budget`. Timeouts are in seconds.
+    """
     max_batch: int = 32
-    max_request_bytes: int = 32 * 2 ** 20
+    max_request_bytes: int = None
     max_inflight: int = 2
     max_queue: int = 64
     max_connections: int = 128
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class RequestBudget:
+    """What a `:predict` body may hold: bytes, and JSON arrays/objects and strings.
+
+    The counts bound the memory of decoding (a 3-byte `[],` becomes a 64-byte
+    list): `containers` and `strings` are those of the largest legitimate
+    request, None when a signature has dimensions of unknown size.
+    """
+    max_bytes: int
+    containers: int = None
+    strings: int = None
+
+    def check(self, body):
+        """RestError(400) if `body` holds more arrays/objects or strings than allowed."""
+        if self.containers is not None:
+            n = body.count(b"[") + body.count(b"{")
+            if n > self.containers:
+                raise RestError(400, f"The request holds {n} JSON arrays/objects; the largest "
+                                f"request this server's signatures take has {self.containers}")
+        if self.strings is not None and body.count(b'"') > 2 * self.strings:
+            raise RestError(400, "The request holds more JSON strings than any request this "
+                            "server's signatures take")
+
+
+NUMBER_BYTES = 40  # room per number: json.dumps of float32 values, also with indent=2
+FALLBACK_REQUEST_BYTES = 32 * 2 ** 20  # when a signature has dimensions of unknown size
+
+
+def request_budget(repo, max_batch, max_bytes=None):
+    """The `RequestBudget` of the largest legitimate `:predict` request to `repo`.
+
+    Per sample: every input's numbers at `NUMBER_BYTES` each, its key and
+    brackets; times `max_batch`, plus 64 KiB. `max_bytes` overrides the size.
+    """
+    per_sample, containers, strings = 0, 0, 0
+    for servable in (s for versions in repo.models.values() for s in versions.values()):
+        for sig in servable.signatures.values():
+            dims = [info.shape[1:] for info in sig.inputs.values()]
+            if any(d is None for shape in dims for d in shape):
+                return RequestBudget(max_bytes or FALLBACK_REQUEST_BYTES)
+            numbers = sum(int(np.prod(shape)) for shape in dims)
+            keys = sum(len(k) + 16 for k in sig.inputs)
+            per_sample = max(per_sample, numbers * NUMBER_BYTES + keys)
+            # row format: an object per row, nested lists per input (columnar: fewer)
+            containers = max(containers, 1 + sum(int(np.prod(shape[:-1])) + 1 for shape in dims))
+            strings = max(strings, len(sig.inputs))
+    return RequestBudget(max_bytes or max_batch * per_sample + 65536,
+                         max_batch * containers + 16, max_batch * strings + 16)
 
 
 # Servables --------------------------------------------------------------------------------------
@@ -249,7 +316,7 @@ class ModelRepository:
 
 def _versions(folder):
     return sorted(int(d) for d in os.listdir(folder)
-                  if d.isdigit() and os.path.isdir(os.path.join(folder, d)))
+                  if rest.ASCII_DIGITS.fullmatch(d) and os.path.isdir(os.path.join(folder, d)))
 
 
 def _sanitize(name):
@@ -258,95 +325,112 @@ def _sanitize(name):
 
 # Images -----------------------------------------------------------------------------------------
 
+MAX_PARAM_CHARS = 1000  # a seeds/class/labels parameter longer than this is refused
+SEED_BOUND = 2 ** 32  # NumPy's RandomState takes seeds below 2**32
+RANGES_RE = re.compile(r"([0-9]+)(?:-([0-9]+))?")  # ASCII only: \d also matches '١'
+
+
 def parse_image_query(query, servable, max_batch):
-    """Query parameters of `GET .../image` -> (seeds, psi, labels, noise, cols)."""
-    from keras_stylegan.generate import parse_seeds
+    """Query parameters of `GET .../image` -> (seeds, psi, labels, noise, cols).
+
+    `seeds` and `class` take ranges ('0-7,12'), counted before anything is
+    expanded: seeds x classes images, at most `max_batch`. With several
+    classes every seed is drawn for each class (as `generate --class 0-4`),
+    and the grid has one row per class unless `cols` says otherwise.
+    """
+    from keras_stylegan.generate import seed_class_plan
 
     allowed = {"seeds", "psi", "class", "labels", "noise", "cols"}
     unknown = sorted(set(query) - allowed)
     if unknown:
         raise RestError(400, f"Unknown query parameter(s) {unknown}; expected {sorted(allowed)}")
-    text = query.get("seeds", "0")
-    count = _count_seeds(text)  # before expanding: '0-4000000000' must not allocate
-    if count > max_batch:
-        raise RestError(400, f"{count} seeds exceed this server's limit of {max_batch} "
-                        "images per request (--max-batch)")
-    try:
-        seeds = parse_seeds(text)
-    except ValueError as e:
-        raise RestError(400, str(e)) from None
-    if not seeds:
-        raise RestError(400, "No seeds given")
-    if len(seeds) > max_batch:
-        raise RestError(400, f"{len(seeds)} seeds exceed this server's limit of {max_batch} "
-                        "images per request (--max-batch)")
-    if max(seeds) >= 2 ** 32:
+    seed_ranges = parse_ranges(query.get("seeds", "0"), "seed")
+    if max(hi for _, hi in seed_ranges) >= SEED_BOUND:
         raise RestError(400, "Seeds must be below 2**32 (NumPy's RandomState)")
-    psi = _float_param(query, "psi", 1.0)
+    class_ranges = None
+    if "class" in query:
+        if not servable.label_size:
+            raise RestError(400, "The model is not conditional: drop 'class' and 'labels'")
+        class_ranges = parse_ranges(query["class"], "class")
+        top = max(hi for _, hi in class_ranges)
+        if top >= servable.label_size:
+            raise RestError(400, f"class must be in [0, {servable.label_size - 1}] (ranges "
+                            f"such as 0-{servable.label_size - 1} allowed); received {top}")
+    n_seeds = range_count(seed_ranges)
+    n_classes = range_count(class_ranges) if class_ranges else 1
+    if n_seeds * n_classes > max_batch:  # before expanding: '0-0000004000000000' allocates nothing
+        raise RestError(400, f"{n_seeds} seeds x {n_classes} class(es) = {n_seeds * n_classes} "
+                        f"images exceed this server's limit of {max_batch} images per request "
+                        "(--max-batch)")
+    seeds = expand_ranges(seed_ranges)
+    psi = rest.parse_float(query["psi"], "psi") if "psi" in query else 1.0
     noise = query.get("noise", servable.noise_modes[0])
     if noise not in ("seed", "const"):
         raise RestError(400, f"noise must be 'seed' or 'const'; received {noise!r}")
     if noise not in servable.noise_modes:
         raise RestError(400, f"This model supports noise={' or '.join(servable.noise_modes)} "
                         f"only; received {noise!r}")
-    labels = None
-    if servable.label_size:
+    labels, cols = None, None
+    if class_ranges:
+        if "labels" in query:
+            raise RestError(400, "Pass 'class' or 'labels', not both")
+        seeds, labels, _ = seed_class_plan(seeds, expand_ranges(class_ranges),
+                                           servable.label_size)
+        cols = n_seeds if n_classes > 1 else None  # a row per class
+    elif servable.label_size:
         labels = _labels_param(query, servable.label_size, len(seeds))
-    elif "class" in query or "labels" in query:
+    elif "labels" in query:
         raise RestError(400, "The model is not conditional: drop 'class' and 'labels'")
-    cols = query.get("cols")
-    if cols is not None:
-        if not cols.isdigit() or not 1 <= int(cols) <= len(seeds):
-            raise RestError(400, f"cols must be an integer in [1, {len(seeds)}]")
-        cols = int(cols)
+    if "cols" in query:
+        cols = rest.parse_int(query["cols"], "cols", lo=1, hi=len(seeds))
     return seeds, psi, labels, noise, cols
 
 
-def _count_seeds(text):
-    """How many seeds '0-7,12' names (0 if malformed: parse_seeds then says why)."""
-    if len(text) > 1000:
-        raise RestError(400, "The seeds parameter is too long")
-    total = 0
+def parse_ranges(text, name):
+    """'0-7,12' -> [(0, 7), (12, 12)], checked but not expanded; RestError(400) if malformed.
+
+    ASCII digits only; the same syntax as `generate --seeds` (`parse_seeds`).
+
+    >>> parse_ranges("0-3, 7", "seed")
+    [(0, 3), (7, 7)]
+    """
+    if len(text) > MAX_PARAM_CHARS:
+        raise RestError(400, f"The {name}s parameter is too long (over {MAX_PARAM_CHARS} "
+                        "characters)")
+    ranges = []
     for part in text.split(","):
-        m = re.fullmatch(r"\s*(\d{1,20})(?:-(\d{1,20}))?\s*", part)
-        if m:
-            total += max(0, int(m.group(2) or m.group(1)) - int(m.group(1)) + 1)
-    return total
+        m = RANGES_RE.fullmatch(part.strip())
+        if not m:
+            raise RestError(400, f"Bad {name} range {rest._clip(part)!r}; use e.g. '0-7,12' "
+                            "(digits 0-9)")
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))  # <= 1000 digits: fast
+        if hi < lo:
+            raise RestError(400, f"Bad {name} range {part.strip()!r}: the end is below the start")
+        ranges.append((lo, hi))
+    return ranges
 
 
-def _float_param(query, key, default):
-    text = query.get(key)
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise RestError(400, f"{key} must be a number; received {text!r}") from None
-    if not math.isfinite(value):
-        raise RestError(400, f"{key} must be finite; received {text!r}")
-    return value
+def range_count(ranges):
+    """How many numbers `ranges` name (without expanding them)."""
+    return sum(hi - lo + 1 for lo, hi in ranges)
+
+
+def expand_ranges(ranges):
+    return [v for lo, hi in ranges for v in range(lo, hi + 1)]
 
 
 def _labels_param(query, size, n):
-    if "class" in query and "labels" in query:
-        raise RestError(400, "Pass 'class' or 'labels', not both")
-    if "class" in query:
-        text = query["class"]
-        if not text.isdigit() or int(text) >= size:
-            raise RestError(400, f"class must be an integer in [0, {size - 1}]; received {text!r}")
-        labels = np.zeros([n, size], np.float32)
-        labels[:, int(text)] = 1
-        return labels
-    if "labels" in query:
-        try:
-            vec = np.array([float(t) for t in query["labels"].split(",")], np.float32)
-        except ValueError:
-            raise RestError(400, "labels must be comma-separated numbers") from None
-        if vec.shape != (size,) or not np.all(np.isfinite(vec)):
-            raise RestError(400, f"labels must have {size} finite values; received {vec.size}")
-        return np.tile(vec[None], [n, 1])
-    raise RestError(400, f"The model is conditional ({size} classes): pass class=K or "
-                    f"labels=v1,...,v{size}")
+    if "labels" not in query:
+        raise RestError(400, f"The model is conditional ({size} classes): pass class=K, a "
+                        f"range class=0-{size - 1} (a grid row per class) or "
+                        f"labels=v1,...,v{size}")
+    text = query["labels"]
+    parts = text.split(",") if len(text) <= MAX_PARAM_CHARS else []
+    if len(parts) != size:
+        raise RestError(400, f"labels must have {size} comma-separated numbers; received "
+                        f"{len(parts) if parts else 'too many'}")
+    vec = np.array([rest.parse_float(t, "each label") for t in parts], np.float32)
+    return np.tile(vec[None], [n, 1])
 
 
 def encode_png(images, cols=None):
@@ -364,28 +448,69 @@ def encode_png(images, cols=None):
 
 # The app ----------------------------------------------------------------------------------------
 
+class BodyGuard:
+    """ASGI middleware: a declared body over `max_bytes` gets a JSON 413 before anything is
+    read, and a response sent before the request body was read closes the connection (so
+    the rest of the body is never waited for)."""
+
+    def __init__(self, app, max_bytes):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        length = int(headers.get(b"content-length", b"0"))  # h11 has checked it is [0-9]+
+        if length > self.max_bytes:
+            return await self._reply(send, 413, f"Request body of {length} bytes "
+                                     f"exceeds this server's limit of {self.max_bytes} bytes "
+                                     "(--max-request-bytes)")
+        unread = [b"transfer-encoding" in headers or length > 0]
+
+        async def tracked_receive():
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                unread[0] = False
+            return message
+
+        async def closing_send(message):
+            if message["type"] == "http.response.start" and unread[0]:
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, tracked_receive, closing_send)
+
+    @staticmethod
+    async def _reply(send, status, message):
+        body = rest.dumps({"error": message}).encode()
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
 def create_app(repo, limits=None):
     """The FastAPI application serving `repo` (a `ModelRepository`) within `limits`."""
     import anyio
     from fastapi import FastAPI, Request
     from fastapi.responses import Response
     from starlette.exceptions import HTTPException as StarletteHTTPException
+    from starlette.requests import ClientDisconnect
 
     from keras_stylegan.generate import latents_from_seeds
 
     limits = limits or Limits()
+    budget = request_budget(repo, limits.max_batch, limits.max_request_bytes)
     app = FastAPI(title="keras-stylegan serving", docs_url=None, redoc_url=None,
                   openapi_url=None)
+    app.add_middleware(BodyGuard, max_bytes=budget.max_bytes)
     compute = anyio.CapacityLimiter(limits.max_inflight)
-    state = {"pending": 0}  # model calls running or waiting
-    app.state.load = state
-    app.state.limits = limits
+    state = {"pending": 0}  # requests running or waiting for a model slot
+    app.state.load, app.state.limits, app.state.budget = state, limits, budget
 
     def json_response(obj, status=200):
         return Response(rest.dumps(obj), status_code=status, media_type="application/json")
-
-    def error(e):
-        return json_response(e.body(), e.status)
 
     async def run_model(fn, *args):
         """Runs `fn` in a worker thread: `max_inflight` at once, up to `max_queue` waiting."""
@@ -399,23 +524,14 @@ def create_app(repo, limits=None):
             state["pending"] -= 1
 
     async def read_body(request):
-        length = request.headers.get("content-length")
-        limit = limits.max_request_bytes
-        if length is not None and (not length.isdigit()):
-            raise RestError(400, "Bad Content-Length header")
-        too_big = length is not None and int(length) > limit
+        """The body, at most `budget.max_bytes` (a declared larger one never gets here)."""
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > limit:
-                too_big = True
-                if size > 4 * limit:  # stop draining; the connection will close
-                    break
-                continue
+            if size > budget.max_bytes:  # chunked: no Content-Length to refuse up front
+                raise RestError(413, f"Request body exceeds this server's limit of "
+                                f"{budget.max_bytes} bytes (--max-request-bytes)")
             chunks.append(chunk)
-        if too_big:
-            raise RestError(413, f"Request body of {length or size} bytes exceeds this "
-                            f"server's limit of {limit} bytes (--max-request-bytes)")
         return b"".join(chunks)
 
     @app.exception_handler(StarletteHTTPException)
@@ -444,8 +560,11 @@ def create_app(repo, limits=None):
                     mp.name, servable.version, servable.signatures))
             return await image(servable, request)
         except RestError as e:
-            return error(e)
-        except Exception as e:  # keep serving; say what went wrong
+            return json_response(e.body(), e.status)
+        except ClientDisconnect:  # the client left (or was timed out): nobody to answer
+            log.debug("client left during %s %s", request.method, request.url.path)
+            return Response(status_code=400)
+        except Exception as e:  # a bug: keep serving; say what went wrong
             log.exception("internal error on %s %s", request.method, request.url.path)
             return json_response({"error": f"Internal error: {type(e).__name__}: {e}"}, 500)
 
@@ -453,7 +572,8 @@ def create_app(repo, limits=None):
         servable = repo.get(mp.name, mp.version)
         body = await read_body(request)
 
-        def decode():
+        def decode_run_encode():  # all in one model slot: decoding memory is counted too
+            budget.check(body)
             obj = rest.parse_json(body)
             name = rest.request_signature_name(obj)
             if name not in servable.signatures:
@@ -461,13 +581,10 @@ def create_app(repo, limits=None):
                                 "signature def")
             inputs, rows = rest.decode_predict(obj, servable.signatures[name],
                                                limits.max_batch)
-            return name, inputs, rows
+            del obj
+            return rest.dumps(rest.predict_response(servable.predict(name, inputs), rows))
 
-        name, inputs, rows = await anyio.to_thread.run_sync(decode)
-        outputs = await run_model(servable.predict, name, inputs)
-        text = await anyio.to_thread.run_sync(
-            lambda: rest.dumps(rest.predict_response(outputs, rows)))
-        return Response(text, media_type="application/json")
+        return Response(await run_model(decode_run_encode), media_type="application/json")
 
     async def image(servable, request):
         if servable.z_dim is None:
@@ -493,10 +610,14 @@ def make_server(repo, host="127.0.0.1", port=8501, limits=None, access_log=False
     """A `uvicorn.Server` for `repo` (call `.run()`; set `.should_exit` to stop it)."""
     import uvicorn
 
+    from keras_stylegan.export.http_guard import guarded_protocol
+
     limits = limits or Limits()
     app = create_app(repo, limits)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning",
-                            access_log=access_log, limit_concurrency=limits.max_connections,
+    protocol = guarded_protocol(limits.header_timeout, limits.body_timeout,
+                                limits.max_connections)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", http=protocol,
+                            access_log=access_log, limit_concurrency=None,
                             timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024)
     return uvicorn.Server(config)
 

@@ -161,6 +161,21 @@ def test_model_status(setup):
         assert status == 404 and isinstance(body["error"], str), path
 
 
+def test_start_up_prints_the_bounds(setup):
+    with open(setup["server"].log_path) as f:
+        log = f.read()
+    assert (f"bounds: {MAX_BATCH} samples or images per request, bodies up to {MAX_BYTES} "
+            "bytes, head within 10 s, body within 30 s, 128 connections") in log
+
+
+@pytest.mark.parametrize("flag,value", [("--header-timeout", "0"), ("--body-timeout", "nan"),
+                                        ("--max-request-bytes", "0")])
+def test_bad_bounds_are_usage_errors(tmp_path, capsys, flag, value):
+    from keras_stylegan.cli import main
+    assert main(["serve", "--model-base-path", str(tmp_path), flag, value]) == 2
+    assert flag in capsys.readouterr().err
+
+
 def test_metadata(setup):
     s = setup["server"]
     status, body = s.get_json("/v1/models/sg1/versions/1/metadata")
@@ -268,6 +283,12 @@ def test_image_endpoint(setup):
     status, _, data = s.get("/v1/models/sg1c/image?seeds=3&labels=0,0,1,0&noise=const")
     assert status == 200
     assert np.abs(png(data).astype(int) - expected[:32, :32].astype(int)).max() <= 1
+    # A class range, as `generate --class 1-2`: every seed for each class, a row per class.
+    status, _, data = s.get("/v1/models/sg1c/image?seeds=3-4&class=1-2&noise=const")
+    assert status == 200
+    labels = np.eye(4, dtype=np.float32)[[1, 1, 2, 2]]
+    expected = image_grid(expected_images(cond["G"], [3, 4, 3, 4], 1.0, labels, "const"), 2)
+    assert np.abs(png(data).astype(int) - expected.astype(int)).max() <= 1
 
 
 @pytest.mark.parametrize("query,status", [
@@ -276,6 +297,10 @@ def test_image_endpoint(setup):
     ("/v1/models/sg1c/image?seeds=1&labels=1,2", 400),
     ("/v1/models/sg1/image?seeds=0-99", 400),             # over --max-batch
     ("/v1/models/sg1/image?seeds=0-4000000000", 400),     # refused before expanding
+    ("/v1/models/sg1/image?seeds=0-0000000000000050000000", 400),  # zero-padded too
+    ("/v1/models/sg1c/image?seeds=0-3&class=0-3", 400),   # 16 images > --max-batch
+    ("/v1/models/sg1/versions/%C2%B2/image?seeds=1", 400),  # '²': isdigit() but not int()
+    ("/v1/models/sg1/image?seeds=1&cols=%D9%A1", 400),     # '١': not read as 1
     ("/v1/models/sg1/image?seeds=abc", 400),
     ("/v1/models/sg1/image?seeds=1&psi=nan", 400),
     ("/v1/models/sg1/image?seeds=1&class=1", 400),        # not conditional
@@ -463,6 +488,12 @@ def test_queue_bound_answers_503_and_recovers():
         for _ in range(4):
             status, body = post()
             assert status == 503 and "busy" in body["error"], (status, body)
+        # A body is decoded inside a model slot: while all are taken, not even parsed.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("POST", "/v1/models/slow:predict", b"{not json")
+        resp = conn.getresponse()
+        assert resp.status == 503 and "busy" in json.loads(resp.read())["error"]
+        conn.close()
         servable.release.set()
         assert first.result(timeout=60) == (200, {"predictions": [2.0, 4.0]})
         assert second.result(timeout=60) == (200, {"predictions": [2.0, 4.0]})

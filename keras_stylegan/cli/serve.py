@@ -8,8 +8,21 @@ them), a single model folder (BASE/VERSION/, TF Serving's layout), or one
   GET  /v1/models/NAME[/versions/V]            status
   GET  /v1/models/NAME[/versions/V]/metadata   signature defs
   POST /v1/models/NAME[/versions/V]:predict    {"instances": [...]} or {"inputs": {...}}
-  GET  /v1/models/NAME[/versions/V]/image?seeds=0-3&psi=0.7[&class=K][&noise=seed|const]
-                                               PNG (one image, or a grid)
+  GET  /v1/models/NAME[/versions/V]/image?seeds=0-3&psi=0.7[&class=K|0-4][&noise=seed|const]
+                                               PNG (one image, or a grid; a row per class)
+
+Guarantees (bounds below): every error is a 4xx/503 with a JSON {"error": ...}
+body, and the server keeps serving. A request may ask for at most --max-batch
+samples or images (seeds x classes, counted before anything is expanded;
+seeds below 2**32; numbers in ASCII digits). A body declared larger than
+--max-request-bytes gets 413 before it is read; the default limit is the
+largest legitimate :predict request for the models served (printed at
+start-up), and decoding it costs at most ~12x that, inside --max-inflight.
+A request head must arrive within --header-timeout s and its body within
+--body-timeout s (else 408); when --max-connections are open, the connection
+that has waited longest for its client is closed to admit a new one, so idle
+or half-sent requests cannot lock others out. Not covered: floods of new
+connections (rate limiting belongs to a proxy or firewall) and TLS.
 
 Examples:
   keras-stylegan serve --model-base-path models --port 8501
@@ -32,14 +45,21 @@ def add_arguments(p):
     b = p.add_argument_group("bounds")
     b.add_argument("--max-batch", type=int, default=32, metavar="N",
                    help="samples (or images) per request (default 32)")
-    b.add_argument("--max-request-bytes", type=int, default=32 * 2 ** 20, metavar="BYTES",
-                   help="request body size (default 32 MiB)")
+    b.add_argument("--max-request-bytes", type=int, default=None, metavar="BYTES",
+                   help="request body size; larger: 413 (default: the largest legitimate "
+                   ":predict request of the models served, at ~40 bytes per number)")
     b.add_argument("--max-inflight", type=int, default=2, metavar="N",
                    help="model calls running at once (default 2)")
     b.add_argument("--max-queue", type=int, default=64, metavar="N",
                    help="requests waiting for the model; beyond: 503 (default 64)")
     b.add_argument("--max-connections", type=int, default=128, metavar="N",
-                   help="open connections; beyond: 503 (default 128)")
+                   help="open connections; a new one closes the one waiting longest for "
+                   "its client, or gets 503 if all are being answered (default 128)")
+    b.add_argument("--header-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds for a request head to arrive; else 408 (default 10)")
+    b.add_argument("--body-timeout", type=float, default=30.0, metavar="S",
+                   help="seconds for a request body to arrive after its head; else 408 "
+                   "(default 30)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="threads of each TFLite interpreter (default: LiteRT's)")
     p.add_argument("--no-warm-up", action="store_true",
@@ -54,8 +74,11 @@ def run(args):
 
     for flag in ("max_batch", "max_request_bytes", "max_inflight", "max_queue",
                  "max_connections"):
-        if getattr(args, flag) < 1:
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise CommandError(f"--{flag.replace('_', '-')} must be >= 1")
+    for flag in ("header_timeout", "body_timeout"):
+        if not 0 < getattr(args, flag) <= 86400:
+            raise CommandError(f"--{flag.replace('_', '-')} must be in (0, 86400] seconds")
     if not 0 <= args.port < 65536:
         raise CommandError(f"--port must be in [0, 65535]; received {args.port}")
     try:
@@ -65,7 +88,7 @@ def run(args):
         raise CommandError("serving needs FastAPI and uvicorn: pip install fastapi uvicorn") \
             from None
 
-    from keras_stylegan.export.server import Limits, ModelRepository, serve
+    from keras_stylegan.export.server import Limits, ModelRepository, request_budget, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     repo = ModelRepository.load(args.model_base_path, model_name=args.model_name,
@@ -76,7 +99,12 @@ def run(args):
                                        for v, e in d.items()))
     limits = Limits(max_batch=args.max_batch, max_request_bytes=args.max_request_bytes,
                     max_inflight=args.max_inflight, max_queue=args.max_queue,
-                    max_connections=args.max_connections)
+                    max_connections=args.max_connections,
+                    header_timeout=args.header_timeout, body_timeout=args.body_timeout)
+    budget = request_budget(repo, args.max_batch, args.max_request_bytes)
+    print(f"bounds: {args.max_batch} samples or images per request, bodies up to "
+          f"{budget.max_bytes} bytes, head within {args.header_timeout:g} s, body within "
+          f"{args.body_timeout:g} s, {args.max_connections} connections", flush=True)
     for name in repo.names():
         versions = sorted(repo.models.get(name, {}))
         print(f"serving {name} versions {versions} at "
