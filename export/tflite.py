@@ -205,22 +205,15 @@ def _write_file_atomic(data, out):
     folder = os.path.dirname(os.path.abspath(out))
     os.makedirs(folder, exist_ok=True)
     base = os.path.basename(out)
-    files.remove_stale(folder, base)
     old_style = re.compile(rf"^\.{re.escape(base)}\.tmp-(\d+)$")
     for name in os.listdir(folder):
         match = old_style.match(name)
         if match and files.is_stale(f".tmp-pid{match[1]}-"):
             files.remove_path(os.path.join(folder, name))
-    tmp = files.new_temp_file(folder, base)
-    try:
-        with files.write_errors("the TFLite model", out,
-                                "Nothing was replaced: free space and export again."):
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with files.atomic_file(out, "the TFLite model",
+                           "Nothing was replaced: free space and export again.") as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
 
 
 def psnr_vs_generator(G, model_path=None, model_content=None, num_samples=4,

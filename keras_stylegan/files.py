@@ -184,3 +184,28 @@ def write_errors(what, path, hint="", full_only=False):
         error = WriteError(message)
         error.errno = errno.ENOSPC if full else getattr(e, "errno", None)
         raise error from None
+
+
+@contextlib.contextmanager
+def atomic_file(path, what="the file", hint=""):
+    """The one way to write a file: yields a temporary path beside `path`,
+    renamed onto `path` when the block succeeds (atomic on one filesystem),
+    removed when it fails. Stale temporaries of `path` are removed first;
+    write failures become one `WriteError` (see `write_errors`).
+
+    Example:
+
+    >>> with atomic_file("out/grid.png", "the image") as tmp:   # doctest: +SKIP
+    ...     Image.fromarray(pixels).save(tmp, format="PNG")
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    remove_stale(folder, os.path.basename(path))
+    tmp = new_temp_file(folder, os.path.basename(path))
+    try:
+        with write_errors(what, path, hint):
+            yield tmp
+            os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -10,13 +10,12 @@ Example:
 (3, 32, 32, 3)
 """
 
-import os
 import re
-import tempfile
 
 import keras
 import numpy as np
 
+from keras_stylegan import files
 from keras_stylegan.layers.common import check_noise_mode
 from keras_stylegan.networks.generator import DEFAULT
 from keras_stylegan.ops.basic import to_uint8_tensor
@@ -182,17 +181,5 @@ def save_png(image, path):
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png.tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            Image.fromarray(image).save(f, format="PNG")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with files.atomic_file(path, "the image") as tmp:
+        Image.fromarray(image).save(tmp, format="PNG")

@@ -248,15 +248,8 @@ def save_checkpoint(manager, number):
 
 def save_keras_atomic(model, path):
     """`model.save(path)` through a temporary file in the same folder + rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = files.new_temp_file(folder, os.path.basename(path))
-    try:
-        with files.write_errors("the network snapshot", path, RESUME_HINT):
-            model.save(tmp)
-            os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with files.atomic_file(path, "the network snapshot", RESUME_HINT) as tmp:
+        model.save(tmp)
 
 
 # Leftovers of a killed checkpoint write: TensorFlow's `ckpt-N_temp/` shard
@@ -267,7 +260,8 @@ _PNG_TEMP = re.compile(r"^tmp\w+\.png\.tmp$")
 
 def remove_leftovers(run_dir, checkpoint_dir):
     """Removes what a killed run left: stale `.tmp-*` files of the run directory
-    (snapshots, config), half-written grids (`tmp*.png.tmp`) and the
+    (snapshots, config, grids), grids half-written by earlier versions
+    (`tmp*.png.tmp`) and the
     `ckpt-N_temp/` folders of its checkpoints.
 
     Only the chief calls it, before it writes anything (one run per directory).
@@ -288,17 +282,10 @@ def remove_leftovers(run_dir, checkpoint_dir):
 
 
 def write_json_atomic(obj, path):
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = files.new_temp_file(folder, os.path.basename(path))
-    try:
-        with files.write_errors("the file", path, RESUME_HINT):
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(obj, f, indent=2, sort_keys=True)
-                f.write("\n")
-            os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with files.atomic_file(path, "the file", RESUME_HINT) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, sort_keys=True)
+            f.write("\n")
 
 
 def scratch_dir(prefix):
