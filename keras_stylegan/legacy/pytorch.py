@@ -68,17 +68,17 @@ def children(obj):
     return {k: v for k, v in mods.items() if v is not None}
 
 
-def named_tensors(obj, prefix=""):
-    """{torch name: array} of every parameter and buffer below `obj`."""
+def named_tensors(obj, prefix="", kinds=("_parameters", "_buffers")):
+    """{torch name: array} of every parameter and buffer (`kinds`) below `obj`."""
     out = {}
-    for key in ("_parameters", "_buffers"):
+    for key in kinds:
         for name, value in (obj.state.get(key) or {}).items():
             if value is not None:
                 out[prefix + name] = value
     for name, child in children(obj).items():
         if not isinstance(child, PersistentObject):
             raise LegacyFormatError(f"submodule {prefix + name} is not a stored module.")
-        out.update(named_tensors(child, f"{prefix}{name}."))
+        out.update(named_tensors(child, f"{prefix}{name}.", kinds))
     return out
 
 
@@ -488,3 +488,27 @@ def load_torch_network_pkl(path_or_bytes, networks=("G", "D", "Gs")):
     out["meta"] = dict(family="stylegan2", variant=snap.codebase, format="pytorch",
                        truncation_psi=1.0, randomize_noise=False, **describe_extras(snap))
     return out
+
+
+def describe(path_or_bytes):
+    """What `keras-stylegan info` shows of a PyTorch snapshot (no network is built).
+
+    Example:
+
+    >>> describe("network-snapshot-000000.pkl")["augment_pipe"]["p"]  # doctest: +SKIP
+    0.2
+    """
+    snap = read_torch_pkl(path_or_bytes)
+    nets = {}
+    for key in ("G", "D", "G_ema"):
+        obj = getattr(snap, key)
+        tensors = named_tensors(obj)
+        nets[key] = dict(class_name=obj.class_name, init_kwargs=obj.init_kwargs,
+                         module_src_sha256=obj.module_src_sha256,
+                         params=int(sum(v.size for v in named_tensors(
+                             obj, kinds=("_parameters",)).values())),
+                         stored_values=int(sum(v.size for v in tensors.values())))
+    return dict(file=snap.source, format=f"NVIDIA PyTorch pickle ({snap.codebase})",
+                family="stylegan2", variant=snap.codebase,
+                resolution=snap.G_ema.init_kwargs.get("img_resolution"), networks=nets,
+                **describe_extras(snap))
