@@ -57,6 +57,7 @@ def on_jax(tmp_path_factory):
     return pytorch_cases.run_in_subprocess(NAMES, "jax", tmp_path_factory.mktemp("jax"))
 
 
+@pytest.mark.slow  # one subprocess for all fixtures: 1-3 min here (JAX compiles every shape)
 @pytest.mark.parametrize("name", NAMES)
 def test_every_case_matches_nvidia_on_jax(on_jax, name):
     _, manifest, ref = pytorch_fixture(name)

@@ -21,6 +21,7 @@ with an error naming them.
 """
 
 import dataclasses
+import functools
 import os
 
 import numpy as np
@@ -60,6 +61,22 @@ class TorchSnapshot:
 
 def _fail(source, msg):
     raise LegacyFormatError(f"{source}: {msg}")
+
+
+def _structure_errors_as_format_errors(func):
+    """A malformed module tree (a list where a dict belongs, ...) is a LegacyFormatError."""
+    @functools.wraps(func)
+    def wrapper(path_or_bytes, *args, **kwargs):
+        try:
+            return func(path_or_bytes, *args, **kwargs)
+        except (AttributeError, TypeError, KeyError, IndexError) as e:
+            where = path_or_bytes if isinstance(path_or_bytes, (str, os.PathLike)) \
+                else "<bytes>"
+            raise LegacyFormatError(
+                f"{os.fspath(where)}: the snapshot's module structure is malformed "
+                f"({type(e).__name__}: {str(e)[:200]}); it is not a network NVIDIA's "
+                "PyTorch code wrote.") from None
+    return wrapper
 
 
 def children(obj):
@@ -466,6 +483,7 @@ def describe_extras(snap):
     return dict(augment_pipe=pipe, training_set_kwargs=snap.training_set_kwargs)
 
 
+@_structure_errors_as_format_errors
 def load_torch_network_pkl(path_or_bytes, networks=("G", "D", "Gs")):
     """Loads a PyTorch snapshot into Keras networks (see `legacy.load_network_pkl`).
 
@@ -490,6 +508,7 @@ def load_torch_network_pkl(path_or_bytes, networks=("G", "D", "Gs")):
     return out
 
 
+@_structure_errors_as_format_errors
 def describe(path_or_bytes):
     """What `keras-stylegan info` shows of a PyTorch snapshot (no network is built).
 

@@ -27,6 +27,9 @@ class Global:
     def __init__(self, module, name):
         self.module, self.name = module, name
 
+    def __call__(self, *args):  # pickle's save_reduce wants a callable; never called
+        raise AssertionError("a Global is only written, never called")
+
 
 class Call:
     """Pickles as `func(*args)` (REDUCE)."""
@@ -94,7 +97,7 @@ def tensor(array, size=None, stride=None, offset=0, stream=None):
     array = np.asarray(array)
     size = tuple(array.shape) if size is None else size
     if stride is None:
-        stride = tuple(s // array.itemsize for s in np.ascontiguousarray(array).strides)
+        stride = tuple(s // array.itemsize for s in np.array(array, order="C").strides)
     storage = Call(Global("torch.storage", "_load_from_bytes"),
                    storage_stream(array) if stream is None else stream)
     return Call(Global("torch._utils", "_rebuild_tensor_v2"), storage, offset, size, stride,
