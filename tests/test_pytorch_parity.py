@@ -112,7 +112,10 @@ def test_config_and_meta_follow_the_manifest(loaded, name):
         assert meta["augment_pipe"]["p"] == pytest.approx(pipe["p"])
 
 
-def test_stylegan3_repo_fp16_defaults_are_kept_without_force_fp32():
+def test_stylegan3_repo_fp16_defaults_are_kept_without_force_fp32(loaded):
+    fp32, _, _ = loaded("sg3repo_r32_sg2")
+    assert fp32["meta"]["num_fp16_res"] == {"G": 4, "D": 4, "Gs": 4}
+    assert fp32["Gs"].synthesis.num_fp16_res == fp32["D"].num_fp16_res == 0
     folder, m, _ = pytorch_fixture("sg3repo_r32_sg2")
     nets = legacy.load_network_pkl(folder / "network-stripped.pkl", networks=("Gs", "D"))
     G, D = nets["Gs"], nets["D"]
@@ -120,7 +123,7 @@ def test_stylegan3_repo_fp16_defaults_are_kept_without_force_fp32():
     assert G.synthesis.conv_clamp == D.conv_clamp == m["fp16"]["G_conv_clamp"] == 256
     assert [b.use_fp16 for b in G.synthesis.blocks] == [
         m["fp16"]["G_blocks_use_fp16"][str(r)] for r in (4, 8, 16, 32)]
-    assert nets["meta"]["num_fp16_res"] == {"Gs": 4, "D": 4}
+    assert "num_fp16_res" not in nets["meta"]
 
 
 def test_generate_command_writes_nvidia_images(loaded, tmp_path):
@@ -149,3 +152,20 @@ def test_info_command_reports_the_augment_pipe(capsys):
     assert info["augment_pipe"]["p"] == pytest.approx(0.2)
     assert info["training_set_kwargs"]["path"] == "datasets/random-r32"
     assert info["networks"]["G_ema"]["init_kwargs"]["z_dim"] == 64
+
+
+@pytest.mark.slow  # ~35 s here: tracing and saving eight signatures
+def test_savedmodel_export_reproduces_nvidia(tmp_path):
+    """`keras-stylegan export --network <pytorch pkl>`: the SavedModel gives NVIDIA's images."""
+    from export.savedmodel import call_signature, load
+    folder, _, ref = pytorch_fixture("ada_r32_cond")
+    assert cli.main(["export", "--network", str(folder / "network-stripped.pkl"),
+                     "--out", str(tmp_path), "--name", "cond"]) == 0
+    model = load(str(tmp_path / "cond" / "1"))
+    n = 4
+    out = call_signature(model, "generate_const", z=ref["z"][:n], labels=ref["c"][:n],
+                         truncation_psi=np.full(n, 0.7, np.float32))
+    np.testing.assert_allclose(out["images_float"], expected(ref, {"output": "G_ema_psi0.7"})[:n],
+                               rtol=1e-4, atol=1e-4)
+    diff = out["images"].astype(int) - ref["G_ema_psi0.7_uint8"][:n].astype(int)
+    assert np.abs(diff).max() <= 1

@@ -37,11 +37,13 @@ def as_fp32(model):
 
 
 def apply_force_fp32(nets, force_fp32):
-    """Records each network's `num_fp16_res` in `nets['meta']`; rebuilds them in fp32 if asked."""
-    meta = nets.setdefault("meta", {})
-    meta["num_fp16_res"] = {k: num_fp16_res(v) for k, v in nets.items() if k != "meta"}
-    if force_fp32:
-        for key, n in meta["num_fp16_res"].items():
-            if n:
-                nets[key] = as_fp32(nets[key])
+    """With `force_fp32`, rebuilds the networks of `nets` in float32, recording
+    each one's stored `num_fp16_res` in `nets['meta']['num_fp16_res']`."""
+    if not force_fp32:
+        return nets
+    stored = {k: num_fp16_res(v) for k, v in nets.items() if k != "meta"}
+    for key, n in stored.items():
+        if n:
+            nets[key] = as_fp32(nets[key])
+    nets.setdefault("meta", {})["num_fp16_res"] = stored
     return nets
