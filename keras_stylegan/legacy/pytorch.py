@@ -418,6 +418,11 @@ def discriminator_config(obj, codebase, source, where="D"):
     if len(acts) > 1:
         _fail(source, f"{where} mixes activations {sorted(acts)}; keras-stylegan uses one.")
     config["nonlinearity"] = acts.pop()
+    if min(base // 4, cmax) != min(base // 2, cmax):
+        # NVIDIA's epilogue dense is as wide as the 4x4 features; ours is nf(0) wide.
+        _fail(source, f"{where}: channel_base={base} with channel_max={cmax} gives a 4x4 "
+                      "dense layer narrower than keras-stylegan's DiscriminatorSG2 builds "
+                      "(channel_max <= channel_base / 4 is supported).")
     r = int(np.log2(config["resolution"]))
     for k in range(3, r + 1):
         _check_attr(obj, f"b{2 ** k}", "use_fp16", k > r - config["num_fp16_res"], where,

@@ -30,7 +30,8 @@ def pytorch_fixture(name):
     """(folder, manifest, ref) of `fixtures/pytorch/NAME`; missing: fail under CI, else skip."""
     path = PYTORCH / name
     if not (path / "manifest.json").is_file():
-        msg = f"fixture {path} not found; set KERAS_STYLEGAN_FIXTURES to the folder holding pytorch/"
+        msg = (f"fixture {path} not found; set KERAS_STYLEGAN_FIXTURES to the folder "
+               "holding pytorch/")
         if os.environ.get("CI"):
             pytest.fail(msg)
         pytest.skip(msg)
