@@ -124,10 +124,11 @@ def test_globals_inside_a_storage_stream_are_refused(tmp_path):
 
 ARR = np.arange(4, dtype=np.float32)
 BAD_TENSORS = {
-    "reads past its storage": tp.tensor(ARR, size=(5,), stride=(1,)),
+    "more elements than its storage": tp.tensor(ARR, size=(5,), stride=(1,)),
+    "reads past its storage": tp.tensor(ARR, size=(2,), stride=(4,)),
     "reads past": tp.tensor(ARR, size=(2,), stride=(1,), offset=3),
     "malformed stride": tp.tensor(ARR, size=(2,), stride=(-1,)),
-    "past its storage of 4": tp.tensor(ARR, size=(10 ** 30,), stride=(1,)),
+    "more elements than its storage .4.": tp.tensor(ARR, size=(10 ** 30,), stride=(1,)),
     "mismatched size/stride": tp.tensor(ARR, size=(2, 2), stride=(1,)),
     "truncated or has the wrong size": tp.tensor(ARR, stream=tp.storage_stream(ARR, count=5)),
     "not little-endian": tp.tensor(ARR, stream=tp.storage_stream(
@@ -209,3 +210,20 @@ def test_non_snapshot_pickles_are_refused():
                                                 np.zeros(1, np.float32), False, None)]))
     with pytest.raises(LegacyFormatError, match="ZIP archive"):
         load_torch_pickle(b"PK\x03\x04" + b"\0" * 100)
+
+
+def test_memo_references_cannot_amplify_a_small_file():
+    """One 1 MB storage referenced by 1000 tensors (a 1 GB copy) is refused, fast."""
+    storage = tp.Call(tp.Global("torch.storage", "_load_from_bytes"),
+                      tp.storage_stream(np.zeros(1 << 18, np.float32)))
+    tensors = [tp.Call(tp.Global("torch._utils", "_rebuild_tensor_v2"), storage, 0,
+                       (1 << 18,), (1,), False, {}) for _ in range(1000)]
+    data = tp.dumps({"G": tensors})
+    assert len(data) < 2 << 20
+    with pytest.raises(LegacyFormatError, match="far more data than it holds"):
+        load_torch_pickle(data)
+
+
+def test_a_broadcast_tensor_cannot_outgrow_its_storage():
+    with pytest.raises(LegacyFormatError, match="more elements than its storage"):
+        load_torch_pickle(tp.dumps(tp.tensor(ARR, size=(10 ** 9,), stride=(0,))))

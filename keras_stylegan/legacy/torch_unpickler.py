@@ -195,6 +195,10 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
         raise LegacyFormatError("a tensor carries hooks or metadata; network weights "
                                 "carry none.")
     numel = int(np.prod(size, dtype=object)) if size else 1
+    if numel > storage.numel:
+        raise LegacyFormatError(
+            f"a tensor of size {list(size)} has more elements than its storage "
+            f"({storage.numel}); network weights never repeat storage elements.")
     if numel:
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
         if last >= storage.numel:
@@ -239,12 +243,66 @@ _ALLOWED = {
 _ALLOWED.update({k: v for k, v in tf1._ALLOWED.items() if k[0].startswith("numpy")})
 
 
+def _cost(value):
+    """Bytes (roughly) a call will build from `value`, for the work budget."""
+    if isinstance(value, _Storage):
+        return value.numel * value.dtype.itemsize
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, (bytes, bytearray, str, list, tuple, dict, set)):
+        return 16 + len(value) * (1 if isinstance(value, (bytes, bytearray, str)) else 16)
+    return 16
+
+
+class _Budget:
+    """Caps the data the allowed calls build: memo references (BINGET) let a small
+    pickle pass one big object to many calls, each of which would copy it."""
+
+    def __init__(self, limit):
+        self.left = limit
+
+    def spend(self, n):
+        self.left -= n
+        if self.left < 0:
+            raise LegacyFormatError(
+                "the pickle asks to build far more data than it holds (the same data "
+                "referenced over and over); NVIDIA's snapshots never do. Refusing.")
+
+
 class TorchPickleUnpickler(pickle.Unpickler):
-    """`pickle.Unpickler` resolving only what NVIDIA's PyTorch snapshots need."""
+    """`pickle.Unpickler` resolving only what NVIDIA's PyTorch snapshots need.
+
+    Every allowed call is charged to a work budget (`budget` bytes, by
+    default 16x the file plus 16 MiB; a genuine snapshot uses about 5x), so
+    memo references cannot turn a small file into a huge allocation.
+    """
+
+    def __init__(self, file, budget, **kwargs):
+        super().__init__(file, **kwargs)
+        self._budget = _Budget(budget)
+        self._src_digests = {}
+
+    def _charged(self, func):
+        if isinstance(func, type):  # EasyDict (NEWOBJ) / ndarray (an argument): no copy
+            return func
+
+        def call(*args, **kwargs):
+            cost = sum(_cost(a) for a in args) + sum(_cost(v) for v in kwargs.values())
+            if func is _reconstruct_persistent_obj and isinstance(args[0], dict):
+                src = args[0].get("module_src")
+                # Hash each module source object once (they are memo references).
+                cost = 16 if id(src) in self._src_digests else cost + _cost(src)
+                self._src_digests[id(src)] = src
+            self._budget.spend(cost)
+            out = func(*args, **kwargs)
+            if isinstance(out, np.ndarray):  # a copy, at most its (charged) storage's size
+                self._budget.spend(out.nbytes)
+            return out
+        return call
 
     def find_class(self, module, name):
         try:
-            return _ALLOWED[(module, name)]
+            return self._charged(_ALLOWED[(module, name)])
         except KeyError:
             raise UnsafePickleError(
                 f"Refusing to load global '{module}.{name}': NVIDIA's PyTorch network "
@@ -282,7 +340,8 @@ def load_torch_pickle(data, source="<bytes>"):
     if data[0] != 0x80 or len(data) < 2 or data[1] > pickle.HIGHEST_PROTOCOL:
         raise LegacyFormatError(f"{source}: not a pickle (no pickle protocol header).")
     try:
-        return TorchPickleUnpickler(io.BytesIO(data), encoding="latin1").load()
+        budget = 16 * len(data) + (16 << 20)
+        return TorchPickleUnpickler(io.BytesIO(data), budget, encoding="latin1").load()
     except LegacyFormatError as e:
         raise type(e)(f"{source}: {e}") from None
     except (EOFError, pickle.UnpicklingError, ValueError, TypeError, IndexError, KeyError,
