@@ -76,3 +76,16 @@ def test_generate_command(fixture_nets, tmp_path):
     assert len(pngs) == 2
     for png, img in zip(pngs, want):
         np.testing.assert_array_equal(np.asarray(Image.open(png)), img)
+
+
+@pytest.mark.slow  # ~35 s here: tracing and saving eight signatures
+def test_savedmodel_export_reproduces_nvidia(tmp_path):
+    from export.savedmodel import call_signature, load
+    pkl, _, ref = load_fixture(FIXTURE)
+    assert cli.main(["export", "--network", str(pkl), "--out", str(tmp_path),
+                     "--name", "revised"]) == 0
+    model = load(str(tmp_path / "revised" / "1"))
+    z = ref["latents"][:4]
+    out = call_signature(model, "generate_const", z=z, truncation_psi=np.full(4, 0.7, "f4"))
+    want = np.transpose(ref["gs_psi0.7"][:4], (0, 2, 3, 1))
+    np.testing.assert_allclose(out["images_float"], want, rtol=0, atol=1e-4)
