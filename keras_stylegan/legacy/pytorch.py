@@ -215,7 +215,7 @@ def _taps(filt, source):
 
 # Generator ---------------------------------------------------------------
 def generator_config(obj, codebase, source, where):
-    """(Generator kwargs, meta) from a PyTorch Generator's init kwargs."""
+    """Our `Generator` kwargs from a PyTorch Generator's init kwargs."""
     defaults = DEFAULTS[codebase]
     kw = _kwargs(obj.init_kwargs, where, source)
     z_dim, c_dim, w_dim = kw.take("z_dim", None), kw.take("c_dim", None), kw.take("w_dim", None)
@@ -231,7 +231,7 @@ def generator_config(obj, codebase, source, where):
         kw.check_all_used()
     else:
         skw = kw  # stylegan3's StyleGAN2 Generator takes the synthesis kwargs flat
-    synthesis = _synthesis_config(skw, defaults, codebase)
+    synthesis = _synthesis_config(skw, defaults)
     mapping, beta = _mapping_config(mkw, w_dim, c_dim, defaults)
     config = dict(family="stylegan2", resolution=resolution, num_channels=channels,
                   latent_size=z_dim, dlatent_size=w_dim, label_size=c_dim,
@@ -241,11 +241,9 @@ def generator_config(obj, codebase, source, where):
     return config
 
 
-def _synthesis_config(skw, defaults, codebase):
-    fmaps = dict(channel_base=skw.take("channel_base", 32768),
-                 channel_max=skw.take("channel_max", 512))
+def _synthesis_config(skw, defaults):
     config = dict(
-        fmap_base=fmaps["channel_base"] // 2, fmap_max=fmaps["channel_max"],
+        fmap_base=skw.take("channel_base", 32768) // 2, fmap_max=skw.take("channel_max", 512),
         fmap_decay=1.0, fmap_min=1,
         num_fp16_res=skw.take("num_fp16_res", defaults["num_fp16_res"]),
         architecture=skw.take("architecture", "skip", choices=ARCHS),
@@ -368,7 +366,10 @@ def _resample_filters(tensors, taps, where, source):
 def generator(obj, codebase, source, name, where):
     """Builds our `Generator` from a stored PyTorch Generator and copies its weights."""
     config = generator_config(obj, codebase, source, where)
-    G = Generator(name=name, **config)
+    try:
+        G = Generator(name=name, **config)
+    except ValueError as e:
+        _fail(source, f"{where}: {e}")
     tensors = named_tensors(obj)
     filters = _resample_filters(tensors, config["synthesis_kwargs"]["resample_kernel"],
                                 where, source)
