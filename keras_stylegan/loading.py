@@ -37,7 +37,7 @@ def load_generator(spec, which="Gs"):
     """Returns a `Generator` from `spec`.
 
     Args:
-        spec: `FILE.pkl` (NVIDIA legacy pickle), `FILE.keras` (a saved
+        spec: `FILE.pkl` (NVIDIA pickle: TF1, or PyTorch's G_ema), `FILE.keras` (a saved
             Generator), a training run directory (its newest snapshot), or
             `preset:NAME` (random weights, for trying things out).
         which: for pickles, 'Gs' (moving average, default) or 'G'.

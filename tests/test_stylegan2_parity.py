@@ -165,15 +165,14 @@ def test_missing_extra_and_misshapen_variables(sg2_f_pickle):
     _error(sg2_converter.discriminator, D, p.source, "Output/bias has shape")
 
 
-def test_config_a_to_d_and_unknown_layouts_are_rejected(sg2_f_pickle):
+def test_mislabelled_config_a_to_d_and_unknown_layouts_are_rejected(sg2_f_pickle):
     p, _ = sg2_f_pickle
     G = copy.deepcopy(p.Gs)
     G.components["synthesis"].build_func_name = "G_synthesis_stylegan_revised"
-    _error(sg2_converter.generator, G, p.source, "'G_synthesis_stylegan_revised' is StyleGAN2 "
-           "config a-d")
+    _error(sg2_converter.generator, G, p.source, "lacks variable 'G_synthesis/ToRGB_lod")
     D = copy.deepcopy(p.D)
     D.build_func_name = "D_stylegan"
-    _error(sg2_converter.discriminator, D, p.source, "'D_stylegan' is StyleGAN2 config a-d")
+    _error(sg2_converter.discriminator, D, p.source, "lacks variable 'FromRGB_lod")
     G = copy.deepcopy(p.Gs)
     G.components["mapping"].build_func_name = "G_mapping_custom"
     _error(sg2_converter.generator, G, p.source, "unexpected StyleGAN2 generator layout")

@@ -3,6 +3,7 @@
 Examples:
   keras-stylegan generate --network karras2019stylegan-ffhq-1024x1024.pkl \\
       --seeds 0-7 --trunc 0.7 --noise-mode const --outdir out
+  keras-stylegan generate --network network-snapshot-025000.pkl --seeds 0-3 --outdir out
   keras-stylegan generate --network runs/demo --seeds 0-15 --grid --outdir out
 """
 
@@ -11,8 +12,8 @@ import os
 
 def add_arguments(p):
     p.add_argument("--network", required=True, metavar="FILE",
-                   help="legacy .pkl, .keras snapshot, training run dir, preset:NAME, "
-                   "or an exported .tflite")
+                   help="NVIDIA .pkl (TF1 or PyTorch), .keras snapshot, training run dir, "
+                   "preset:NAME, or an exported .tflite")
     p.add_argument("--seeds", default="0-7", help="seeds, e.g. '0-7,12' (default: 0-7)")
     p.add_argument("--trunc", type=float, default=1.0, metavar="PSI",
                    help="truncation psi (default 1 = none; NVIDIA's examples use 0.7)")

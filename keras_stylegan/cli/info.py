@@ -2,6 +2,7 @@
 
 Examples:
   keras-stylegan info karras2019stylegan-ffhq-1024x1024.pkl
+  keras-stylegan info network-snapshot-000000.pkl   (stylegan2-ada-pytorch / stylegan3)
   keras-stylegan info runs/demo/network-snapshot-000100.keras
 """
 
@@ -9,12 +10,15 @@ import json
 
 
 def add_arguments(p):
-    p.add_argument("file", help="legacy .pkl or .keras generator")
+    p.add_argument("file", help="NVIDIA .pkl (TF1 or PyTorch) or .keras generator")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
 def describe_pickle(path):
-    from keras_stylegan.legacy import read_network_pkl
+    from keras_stylegan.legacy import is_torch_pickle, read_network_pkl
+    if is_torch_pickle(path):
+        from keras_stylegan.legacy.pytorch import describe
+        return describe(path)
     pkl = read_network_pkl(path)
     nets = {}
     for key in ("G", "D", "Gs"):
@@ -45,7 +49,13 @@ def run(args):
         return
     print(f"{info['file']}: {info['format']}, {info['family']}, "
           f"{info['resolution']}x{info['resolution']}")
-    if "networks" in info:
+    if "augment_pipe" in info:  # a PyTorch snapshot
+        for key, net in info["networks"].items():
+            print(f"  {key}: {net['class_name']}: {net['params']:,} parameters")
+            print(f"      kwargs: {net['init_kwargs']}")
+        print(f"  augment_pipe: {info['augment_pipe']}")
+        print(f"  training_set_kwargs: {info['training_set_kwargs']}")
+    elif "networks" in info:
         for key, net in info["networks"].items():
             comps = ", ".join(f"{k}={v}" for k, v in net["components"].items())
             print(f"  {key}: {net['build_func']} (format v{net['version']})"

@@ -7,8 +7,10 @@ Two dialects share NVIDIA's variable scheme (LEGACY_FORMAT.md 3.5-3.6):
   extra options (`fmap_const`, `use_noise`, `num_fp16_res`, `conv_clamp`,
   `mapping_fmaps=None`, label embeddings `LabelEmbed` in G and D).
 
-StyleGAN2 configs a-d (`G_synthesis_stylegan_revised`, `D_stylegan`, with
-progressive growing) are rejected with an error naming them.
+* StyleGAN2 configs a-d: `G_main` / `G_synthesis_stylegan_revised` /
+  `G_mapping` / `D_stylegan`: architecture 'orig' with progressive growing
+  (`ToRGB_lod{n}` / `FromRGB_lod{n}` at every resolution and a `lod`
+  variable), built as our networks with `progressive=True`.
 """
 
 from keras_stylegan.legacy.convert import (
@@ -28,28 +30,20 @@ BOOL = (True, False)
 ACTS = ("lrelu", "relu")
 ARCHS = ("orig", "skip", "resnet")
 
-SG2, ADA = "stylegan2", "stylegan2-ada"
+SG2, ADA, REV = "stylegan2", "stylegan2-ada", "stylegan2-revised"
 GENERATOR_LAYOUTS = {
     SG2: {"G": "G_main", "synthesis": "G_synthesis_stylegan2", "mapping": "G_mapping"},
     ADA: {"G": "G_main", "synthesis": "G_synthesis", "mapping": "G_mapping"},
+    REV: {"G": "G_main", "synthesis": "G_synthesis_stylegan_revised", "mapping": "G_mapping"},
 }
-DISCRIMINATORS = {"D_stylegan2": SG2, "D_main": ADA}
-# Build functions of StyleGAN2 configs a-d (progressive growing, no skips).
-REVISED = ("G_synthesis_stylegan_revised", "D_stylegan")
-
-
-def _revised_error(source, func):
-    return LegacyFormatError(
-        f"{source}: build function {func!r} is StyleGAN2 config a-d (the revised "
-        "StyleGAN with progressive growing); keras-stylegan imports configs e and f "
-        "(G_synthesis_stylegan2 / D_stylegan2) and StyleGAN2-ADA only.")
+DISCRIMINATORS = {"D_stylegan2": SG2, "D_main": ADA, "D_stylegan": REV}
+# Configs a-d: 'fixed', 'linear' and 'recursive' give the same numbers.
+STRUCTURES = ("auto", "fixed", "linear", "recursive")
 
 
 def _dialect(net, source):
     names = {"G": net.build_func_name}
     names.update({k: c.build_func_name for k, c in net.components.items()})
-    if names.get("synthesis") in REVISED:
-        raise _revised_error(source, names["synthesis"])
     for dialect, layout in GENERATOR_LAYOUTS.items():
         if names == layout:
             return dialect
@@ -70,9 +64,13 @@ def generator(net, source, name=None):
     synth, mapping = net.components["synthesis"], net.components["mapping"]
     G, meta = build_generator(net, source, name,
                               lambda kw: _generator_config(kw, dialect, source))
-    # G_main's `lod` feeds only the config a-d synthesis; unused here.
-    assign_table(_generator_table(G, synth.name, mapping.name), net.all_variables(), G,
-                 net.name, source, superseded=["lod"])
+    table = _generator_table(G, synth.name, mapping.name)
+    if dialect == REV:  # G_main assigns its `lod` to the synthesis' before each run
+        table.append(("lod", G.synthesis.lod, identity))
+        superseded = [f"{synth.name}/lod"]
+    else:  # G_main's `lod` feeds only the config a-d synthesis; unused here.
+        superseded = ["lod"]
+    assign_table(table, net.all_variables(), G, net.name, source, superseded=superseded)
     return G, meta
 
 
@@ -104,6 +102,10 @@ def _generator_config(kw, dialect, source):
         resample_kernel=fir.fir_taps(kw.take("resample_kernel", [1, 3, 3, 1])),
         fused_modconv=kw.take("fused_modconv", not ada, choices=BOOL))
     mapping_extra = {}
+    if dialect == REV:  # G_synthesis_stylegan_revised takes no `architecture`
+        kw.ignore("architecture")
+        kw.take("structure", "auto", choices=STRUCTURES)
+        synthesis.update(architecture="orig", progressive=True)
     if ada:  # ADA embeds labels with a biased dense layer ('LabelEmbed')
         mapping_extra = dict(label_embedding="embed", label_fmaps=kw.take("label_fmaps", None))
         synthesis.update(
@@ -173,14 +175,16 @@ def _generator_table(G, synth_name, mapping_name):
             rows.append((f"{scope}/Skip/weight", block.skip.kernel, identity))
         if block.torgb is not None:
             rows += _modconv_rows(f"{scope}/ToRGB", block.torgb)
+        if synth.progressive:  # configs a-d
+            lod = synth.resolution_log2 - k
+            rows += _modconv_rows(f"{s}/ToRGB_lod{lod}", synth.torgbs[k - 2])
     return rows
 
 
 def discriminator(net, source, name=None):
-    """Builds a `DiscriminatorSG2` from a `D_stylegan2` / `D_main` network, copying its weights."""
+    """Builds a `DiscriminatorSG2` from a `D_stylegan2` / `D_main` / `D_stylegan`
+    network, copying its weights."""
     func = net.build_func_name
-    if func in REVISED:
-        raise _revised_error(source, func)
     if func not in DISCRIMINATORS:
         raise LegacyFormatError(
             f"{source}: unexpected StyleGAN2 discriminator {func!r}; expected one of "
@@ -200,6 +204,9 @@ def discriminator(net, source, name=None):
         architecture=kw.take("architecture", "resnet", choices=ARCHS),
         nonlinearity=kw.take("nonlinearity", "lrelu", choices=ACTS),
         resample_kernel=fir.fir_taps(kw.take("resample_kernel", [1, 3, 3, 1])))
+    if DISCRIMINATORS[func] == REV:  # D_stylegan takes no `architecture`
+        kw.take("structure", "auto", choices=STRUCTURES)
+        config.update(architecture="orig", progressive=True)
     if ada:
         _ada_discriminator_config(kw, config)
     else:
@@ -211,7 +218,10 @@ def discriminator(net, source, name=None):
         kw.ignore("mbstd_num_features")
     kw.check_all_used()
     D = DiscriminatorSG2(name=name or net.name, **config)
-    assign_table(_discriminator_table(D), net.all_variables(), D, net.name, source)
+    table = _discriminator_table(D)
+    if D.progressive:
+        table.append(("lod", D.lod, identity))
+    assign_table(table, net.all_variables(), D, net.name, source)
     return D
 
 
@@ -258,6 +268,8 @@ def _discriminator_table(D):
         rows += _conv_rows(f"{scope}/Conv1_down", block.conv1)
         if block.skip is not None:
             rows += _conv_rows(f"{scope}/Skip", block.skip)
+    for n, fromrgb in enumerate(D.fromrgbs):  # configs a-d
+        rows += _conv_rows(f"FromRGB_lod{n}", fromrgb)
     epi = D.epilogue
     if epi.fromrgb is not None:
         rows += _conv_rows("4x4/FromRGB", epi.fromrgb)

@@ -21,6 +21,7 @@ import numpy as np
 from keras import ops
 
 from keras_stylegan.layers.common import EqualizedDense, register
+from keras_stylegan.layers.sg1 import LodFadeIn
 from keras_stylegan.layers.sg2 import ResampleConv2D
 from keras_stylegan.networks.common import (
     check_choice,
@@ -132,10 +133,16 @@ class DiscriminatorSG2(keras.Model):
             dense layers with `mapping_lrmul`, and scores
             `sum(out * cmap) / sqrt(cmap_dim)`.
         mapping_layers, mapping_lrmul: of that label mapping.
+        progressive: StyleGAN2 configs a-d (`D_stylegan`): architecture
+            'orig' with a `fromrgb_lod{n}` at every resolution and StyleGAN's
+            progressive-growing fade-ins (box-downsampled images) driven by
+            `lod` (a stored variable). Requires architecture 'orig'.
 
     Call args:
         images: [N, R, R, C] in [-1, 1].
         labels: [N, label_size] for a conditional D, else None.
+        lod: with `progressive`, the level of detail (None: the `lod`
+            variable). Otherwise None or 0.
 
     Example:
 
@@ -146,13 +153,13 @@ class DiscriminatorSG2(keras.Model):
     """
 
     family = "stylegan2"
-    progressive = False  # no growing
 
     def __init__(self, resolution=1024, num_channels=3, label_size=0, fmap_base=16384,
                  fmap_decay=1.0, fmap_min=1, fmap_max=512, architecture="resnet",
                  nonlinearity="lrelu", mbstd_group_size=4, mbstd_num_features=1,
                  resample_kernel=fir.DEFAULT_KERNEL, num_fp16_res=0, conv_clamp=None,
-                 cmap_dim=None, mapping_layers=0, mapping_lrmul=0.1, **kwargs):
+                 cmap_dim=None, mapping_layers=0, mapping_lrmul=0.1, progressive=False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.resolution = int(resolution)
         self.resolution_log2 = r = resolution_log2(resolution)
@@ -175,7 +182,16 @@ class DiscriminatorSG2(keras.Model):
         self.mapping_layers, self.mapping_lrmul = int(mapping_layers), float(mapping_lrmul)
         if self.cmap_dim is None and self.mapping_layers:
             raise ValueError("mapping_layers > 0 needs cmap_dim (the label embedding size).")
+        self.progressive = bool(progressive)
+        if self.progressive and self.architecture != "orig":
+            raise ValueError("progressive=True (StyleGAN2 configs a-d) needs architecture "
+                             f"'orig'; received {self.architecture!r}.")
         self.blocks = [self._make_block(k) for k in range(r, 2, -1)]
+        self.fromrgbs, self.fades = [], []
+        if self.progressive:
+            self.fromrgbs = [self._fromrgb(k, name=f"fromrgb_lod{r - k}")
+                             for k in range(r, 1, -1)]
+            self.fades = [LodFadeIn(r - k, name=f"fade{2 ** k}") for k in range(r, 2, -1)]
         self.epilogue = DiscriminatorEpilogueSG2(
             self._fromrgb(2) if self.architecture == "skip" else None,
             ResampleConv2D(self.nf(1), 3, conv_clamp=self.conv_clamp, name="conv",
@@ -205,15 +221,15 @@ class DiscriminatorSG2(keras.Model):
         fp16 = k > self.resolution_log2 - self.num_fp16_res
         return dict(dtype=FP16 if fp16 else None), fp16
 
-    def _fromrgb(self, k):
+    def _fromrgb(self, k, name="fromrgb"):
         policy, _ = self._policy(k)
-        return ResampleConv2D(self.nf(k - 1), 1, conv_clamp=self.conv_clamp, name="fromrgb",
+        return ResampleConv2D(self.nf(k - 1), 1, conv_clamp=self.conv_clamp, name=name,
                               **self._act(), **policy)
 
     def _make_block(self, k):
         policy, fp16 = self._policy(k)
-        fromrgb = self._fromrgb(k) if (self.architecture == "skip" or
-                                       k == self.resolution_log2) else None
+        fromrgb = self._fromrgb(k) if (self.architecture == "skip" or (
+            k == self.resolution_log2 and not self.progressive)) else None
         down = dict(resample_kernel=self.resample_kernel, **policy)
         conv0 = ResampleConv2D(self.nf(k - 1), 3, conv_clamp=self.conv_clamp, name="conv0",
                                **self._act(), **policy)
@@ -225,9 +241,16 @@ class DiscriminatorSG2(keras.Model):
                                      name=f"b{2 ** k}")
 
     def build(self, input_shape=None):
+        if self.progressive:
+            self.lod = self.add_weight(name="lod", shape=(), initializer="zeros",
+                                       trainable=False)
+            for k, layer in zip(range(self.resolution_log2, 1, -1), self.fromrgbs):
+                layer.build((None, 2 ** k, 2 ** k, self.num_channels))
         shape = None
         for k, block in zip(range(self.resolution_log2, 2, -1), self.blocks):
             img_shape = (None, 2 ** k, 2 ** k, self.num_channels)
+            if self.progressive and shape is None:
+                shape = self.fromrgbs[0].compute_output_shape(img_shape)
             shape = block.build_from(shape, img_shape)
         self.epilogue.build_from(shape, (None, 4, 4, self.num_channels))
         if self.label_embed is not None:
@@ -235,15 +258,21 @@ class DiscriminatorSG2(keras.Model):
             for layer in self.label_mapping:
                 layer.build((None, self.cmap_dim))
 
-    def call(self, images, labels=None):
+    def call(self, images, labels=None, lod=None):
         labels = require_labels(labels, self.label_size, "This discriminator")
         img = ops.cast(images, "float32")
-        x = None
-        for block in self.blocks:
-            x = block(x, img)
-            if self.architecture == "skip":
-                img = fir.downsample_2d(img, k=self.resample_kernel)
-        scores = self.epilogue(x, img)
+        if self.progressive:
+            scores = self._progressive_scores(img, self.lod if lod is None else lod)
+        else:
+            if lod is not None and not (isinstance(lod, (int, float)) and lod == 0):
+                raise ValueError("This discriminator has no progressive growing "
+                                 f"(progressive=False): lod must be None or 0; received {lod}.")
+            x = None
+            for block in self.blocks:
+                x = block(x, img)
+                if self.architecture == "skip":
+                    img = fir.downsample_2d(img, k=self.resample_kernel)
+            scores = self.epilogue(x, img)
         if labels is None:
             return scores
         labels = ops.cast(labels, scores.dtype)
@@ -253,6 +282,16 @@ class DiscriminatorSG2(keras.Model):
         for layer in self.label_mapping:
             cmap = layer(cmap)
         return ops.sum(scores * cmap, axis=1, keepdims=True) / float(np.sqrt(self.cmap_dim))
+
+    def _progressive_scores(self, img, lod):
+        """Configs a-d: each block's output faded with FromRGB of the 2x2-averaged image."""
+        x = self.fromrgbs[0](img)
+        for block, fromrgb, fade in zip(self.blocks, self.fromrgbs[1:], self.fades):
+            x = block(x, img)
+            img = sgops.downscale2d(img)
+            y = fromrgb(img)
+            x = fade(ops.cast(x, y.dtype), y, lod=lod)
+        return self.epilogue(x, img)
 
     def get_config(self):
         return {**super().get_config(), "resolution": self.resolution,
@@ -264,4 +303,5 @@ class DiscriminatorSG2(keras.Model):
                 "mbstd_num_features": self.mbstd_num_features,
                 "resample_kernel": self.resample_kernel, "num_fp16_res": self.num_fp16_res,
                 "conv_clamp": self.conv_clamp, "cmap_dim": self.cmap_dim,
-                "mapping_layers": self.mapping_layers, "mapping_lrmul": self.mapping_lrmul}
+                "mapping_layers": self.mapping_layers, "mapping_lrmul": self.mapping_lrmul,
+                "progressive": self.progressive}

@@ -26,9 +26,11 @@ import numpy as np
 from keras import ops
 
 from keras_stylegan.layers.common import ConstantInput, check_noise_mode, register
+from keras_stylegan.layers.sg1 import LodFadeIn
 from keras_stylegan.layers.sg2 import ModulatedToRGB, ResampleConv2D, StyledConv2D
 from keras_stylegan.networks.common import (
     check_choice, num_features, own_precision, resolution_log2)
+from keras_stylegan.ops import basic as sgops
 from keras_stylegan.ops import fir
 
 ARCHITECTURES = ("orig", "skip", "resnet")
@@ -152,6 +154,10 @@ class SynthesisNetworkSG2(keras.layers.Layer):
         conv_clamp: clamp every conv layer's output to [-conv_clamp,
             conv_clamp] (StyleGAN2-ADA uses 256 with float16); None disables.
         fused_modconv: default of the `call` argument of the same name.
+        progressive: StyleGAN2 configs a-d (`G_synthesis_stylegan_revised`):
+            architecture 'orig' with a `torgb_lod{n}` at every resolution and
+            StyleGAN's progressive-growing fade-ins driven by `lod` (a stored
+            variable, 0 for a finished network). Requires architecture 'orig'.
 
     Call args:
         ws: [N, num_ws, dlatent_size].
@@ -160,6 +166,9 @@ class SynthesisNetworkSG2(keras.layers.Layer):
             (None entries fall back to `noise_mode`).
         resolution: must be None or the full resolution: StyleGAN2 has no
             progressive growing, so lower-resolution outputs do not exist.
+        lod: with `progressive`, the level of detail (None: the `lod`
+            variable); `j` gives the level `j` steps lower, upscaled by nearest
+            neighbour; fractions blend two levels. Otherwise None or 0.
         fused_modconv: True runs each modulated conv as one grouped conv with
             per-sample weights (NVIDIA's default); False scales activations
             instead (no grouped conv: exports to TFLite builtins). Same
@@ -179,7 +188,7 @@ class SynthesisNetworkSG2(keras.layers.Layer):
                  fmap_decay=1.0, fmap_min=1, fmap_max=512, fmap_const=None,
                  architecture="skip", nonlinearity="lrelu",
                  resample_kernel=fir.DEFAULT_KERNEL, use_noise=True, num_fp16_res=0,
-                 conv_clamp=None, fused_modconv=True, **kwargs):
+                 conv_clamp=None, fused_modconv=True, progressive=False, **kwargs):
         super().__init__(**kwargs)
         self.resolution = int(resolution)
         self.resolution_log2 = resolution_log2(resolution)
@@ -196,19 +205,27 @@ class SynthesisNetworkSG2(keras.layers.Layer):
         self.num_fp16_res = check_num_fp16_res(num_fp16_res)
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.fused_modconv = bool(fused_modconv)
+        self.progressive = bool(progressive)  # StyleGAN2 configs a-d grow with `lod`
+        if self.progressive and self.architecture != "orig":
+            raise ValueError("progressive=True (StyleGAN2 configs a-d) needs architecture "
+                             f"'orig'; received {self.architecture!r}.")
         self.blocks = []
         for k in range(2, self.resolution_log2 + 1):
             w_start = self.blocks[-1].w_index["torgb"] if self.blocks else 0
             noise_start = sum(block.num_ws for block in self.blocks)
             self.blocks.append(self._make_block(k, w_start, noise_start))
         self.num_ws = self.blocks[-1].w_end
+        r = self.resolution_log2
+        self.torgbs, self.fades = [], []
+        if self.progressive:
+            self.torgbs = [ModulatedToRGB(self.num_channels, conv_clamp=self.conv_clamp,
+                                          name=f"torgb_lod{r - k}") for k in range(2, r + 1)]
+            self.fades = [LodFadeIn(r - k, name=f"fade{2 ** k}") for k in range(3, r + 1)]
         self.build()
 
-    progressive = False  # no growing: always the full resolution
-
     def ws_in_use(self):
-        """[number of styles the output reads]: all of them (no `lod`)."""
-        return [self.num_ws]
+        """[number of styles the output reads at each `floor(lod)`], lod 0 first."""
+        return [block.w_end for block in reversed(self.blocks)]
 
     def nf(self, stage):
         return num_features(stage, self.fmap_base, self.fmap_decay, self.fmap_max,
@@ -230,7 +247,7 @@ class SynthesisNetworkSG2(keras.layers.Layer):
                                       resample_kernel=self.resample_kernel, name="skip",
                                       **policy)
         conv1 = StyledConv2D(self.nf(k - 1), 3, name="conv1", **conv)
-        if self.architecture == "skip" or k == r:
+        if (self.architecture == "skip" or k == r) and not self.progressive:
             torgb = ModulatedToRGB(self.num_channels, conv_clamp=self.conv_clamp,
                                    name="torgb", **policy)
         return SynthesisBlockSG2(k, const, conv0, conv1, torgb, skip, self.architecture,
@@ -240,8 +257,13 @@ class SynthesisNetworkSG2(keras.layers.Layer):
     def build(self, input_shape=None):
         w_shape = (None, self.dlatent_size)
         x_shape = None
-        for block in self.blocks:
+        if self.progressive:
+            self.lod = self.add_weight(name="lod", shape=(), initializer="zeros",
+                                       trainable=False)
+        for i, block in enumerate(self.blocks):
             x_shape = block.build_from(x_shape, w_shape)
+            if self.torgbs:
+                self.torgbs[i].build(x_shape, w_shape)
 
     @property
     def noise_shapes(self):
@@ -254,8 +276,13 @@ class SynthesisNetworkSG2(keras.layers.Layer):
             return []
         return [layer for block in self.blocks for layer in block.noise_layers()]
 
-    def call(self, ws, noise_mode="random", noise=None, resolution=None, fused_modconv=None):
+    def call(self, ws, noise_mode="random", noise=None, resolution=None, fused_modconv=None,
+             lod=None):
         check_noise_mode(noise_mode)
+        if not self.progressive and lod is not None and not (
+                isinstance(lod, (int, float)) and lod == 0):
+            raise ValueError("This StyleGAN2 synthesis network has no progressive growing "
+                             f"(progressive=False): lod must be None or 0; received {lod}.")
         if resolution is not None and int(resolution) != self.resolution:
             raise ValueError(
                 f"StyleGAN2 synthesis has no lower-resolution outputs (no progressive "
@@ -272,8 +299,13 @@ class SynthesisNetworkSG2(keras.layers.Layer):
         fused = self.fused_modconv if fused_modconv is None else bool(fused_modconv)
         ws = ops.cast(ws, "float32")
         x = img = None
+        lod = (self.lod if lod is None else lod) if self.progressive else None
         for block in self.blocks:
             x, img = block(x, img, ws, noise_mode=noise_mode, noise=noise, fused_modconv=fused)
+            if self.progressive:  # StyleGAN2 config a-d: fade in each level's ToRGB
+                k = block.res_log2
+                y = self.torgbs[k - 2](x, ws[:, block.w_index["torgb"]], fused_modconv=fused)
+                img = y if img is None else self.fades[k - 3](y, sgops.upscale2d(img), lod=lod)
         return img
 
     def get_config(self):
@@ -284,4 +316,5 @@ class SynthesisNetworkSG2(keras.layers.Layer):
                 "fmap_const": self.fmap_const, "architecture": self.architecture,
                 "nonlinearity": self.nonlinearity, "resample_kernel": self.resample_kernel,
                 "use_noise": self.use_noise, "num_fp16_res": self.num_fp16_res,
-                "conv_clamp": self.conv_clamp, "fused_modconv": self.fused_modconv}
+                "conv_clamp": self.conv_clamp, "fused_modconv": self.fused_modconv,
+                "progressive": self.progressive}
