@@ -1,12 +1,13 @@
 # keras-stylegan: the two set-up commands of the README.
 #   make demo   create .venv, install, train on the built-in dataset, generate images
-#   make test   create .venv, install, run the whole test suite
+#   make test   create .venv, install, run the whole test suite (what CI runs)
+#   make test-fast   the tests not marked slow (minutes)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo install clean bench
+.PHONY: test test-fast demo install clean bench
 
 $(STAMP): requirements.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +20,10 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# The tests not marked slow: a few minutes on 2 cores, for development.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
 
 # Train on the built-in dataset (CPU, a few minutes), generate a grid from the
 # result, then export it, serve it briefly and fetch a PNG from the server.

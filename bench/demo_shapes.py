@@ -58,6 +58,67 @@ def train_classifier(resolution, num_train=30000, num_test=2000, epochs=4):
     return model, float(accuracy)
 
 
+def lod_images(images, lod):
+    """Real images as a progressive run at `lod` sees them: averaged down by
+    2**floor(lod), blended with the next coarser level by frac(lod), and
+    upscaled back (nearest) to the full size."""
+    def level(x, j):
+        n, h, w, c = x.shape
+        f = 2 ** j
+        x = x.reshape(n, h // f, f, w // f, f, c).mean(axis=(2, 4))
+        return np.repeat(np.repeat(x, f, axis=1), f, axis=2)
+    j, frac = int(np.floor(lod)), float(lod - np.floor(lod))
+    y = level(images, j)
+    return y if frac == 0 else y + (level(images, j + 1) - y) * frac
+
+
+class Judge:
+    """The shape classifier as a feature network: Fréchet distances between a
+    conditional run's images (every shape equally often) and real images, in
+    the space of its last hidden layer (64 features).
+
+    Smaller than `train_classifier`'s defaults (8000 training images, 3
+    epochs): still above 97% on held-out reals, in about a minute on 2 cores.
+    """
+
+    def __init__(self, resolution, num_train=8000, num_test=1000, epochs=3, num_images=1000):
+        self.resolution, self.num_images = resolution, num_images
+        self.classifier, self.real_accuracy = train_classifier(
+            resolution, num_train=num_train, num_test=num_test, epochs=epochs)
+        self.features = keras.Model(self.classifier.inputs, self.classifier.layers[-2].output)
+
+    def real_features(self, lod=0.0, fixed=None, seed=0):
+        """Features of real built-in images (seed 0, centred like cpu-demo) at `lod`."""
+        fixed = {"x": 0.5, "y": 0.5} if fixed is None else fixed
+        shapes = builtin.BuiltinShapes(seed=seed, fixed=fixed)
+        x = shapes.images(np.arange(self.num_images), self.resolution).astype(np.float32)
+        return self._features(lod_images(x, lod) / 127.5 - 1.0)
+
+    def fake_features(self, G, seed=5):
+        gen = ImageGenerator(G)
+        z = np.random.RandomState(seed).randn(self.num_images, G.z_dim).astype(np.float32)
+        labels = np.eye(len(builtin.SHAPES), dtype=np.float32)[
+            np.arange(self.num_images) % len(builtin.SHAPES)]
+        images = np.concatenate([gen(z[i:i + 100], labels[i:i + 100])[1]
+                                 for i in range(0, self.num_images, 100)])
+        return self._features(_floats(images))
+
+    def _features(self, x):
+        return self.features.predict(x, batch_size=200, verbose=0).astype(np.float64)
+
+    def frechet_distance(self, G, real_features):
+        return frechet_distance(self.fake_features(G), real_features)
+
+
+def frechet_distance(a, b):
+    """Fréchet distance between Gaussians fitted to feature sets `a` and `b`."""
+    import scipy.linalg
+    mu = a.mean(axis=0) - b.mean(axis=0)
+    sa, sb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = scipy.linalg.sqrtm(sa @ sb).real
+    return float(mu @ mu + np.trace(sa + sb - 2 * covmean))
+
+
 def confusion(G, classifier, per_class, seed=123):
     """[5, 5] counts: row = the shape asked for, column = the shape the classifier sees."""
     if G.label_size != len(builtin.SHAPES):

@@ -91,6 +91,14 @@ def _network_cases():
             Case(f"DiscriminatorSG2_{arch}", lambda arch=arch: DiscriminatorSG2(
                 resolution=16, architecture=arch, **TINY), images, network=True),
         ]
+    cases += [  # StyleGAN2 configs a-d: progressive growing
+        Case("SynthesisNetworkSG2_progressive", lambda: SynthesisNetworkSG2(
+            resolution=16, dlatent_size=8, architecture="orig", progressive=True, **TINY),
+            lambda: [_randn(2, 6, 8)], dict(noise_mode="const", lod=np.float32(0.5))),
+        Case("DiscriminatorSG2_progressive", lambda: DiscriminatorSG2(
+            resolution=16, architecture="orig", progressive=True, **TINY), images,
+            dict(lod=np.float32(0.5)), network=True),
+    ]
     labels = lambda: [_randn(2, 8), np.eye(3, dtype=np.float32)[[0, 2]]]  # noqa: E731
     psi = dict(truncation_psi=0.7, noise_mode="const")
     cases += [

@@ -16,6 +16,9 @@ DATA = pathlib.Path(__file__).parent / "data" / "compat"
 sys.path.insert(0, str(DATA))
 import make_files  # noqa: E402  (the script that wrote the files: same inputs)
 
+# Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 REF = np.load(DATA / "ref.npz")
 
 

@@ -11,6 +11,9 @@ import pytest
 
 from keras_stylegan.training import distribute
 
+# Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 HELPERS = os.path.join(os.path.dirname(__file__), "helpers")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -12,6 +12,9 @@ import pytest
 
 from helpers.tiny import free_port
 
+# Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 HELPERS = os.path.join(os.path.dirname(__file__), "helpers")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

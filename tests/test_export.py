@@ -21,6 +21,9 @@ from keras_stylegan.export.noise import seed_noise_np, seed_noise_tf
 from keras_stylegan.export.savedmodel import call_signature
 from keras_stylegan import cli, legacy, presets, to_uint8
 
+# Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 FIXTURES = ("sg1_r32", "sg1_r32_cond", "sg2_r32_f")
 _CACHE = {}
 

@@ -33,6 +33,7 @@ def backends(tmp_path_factory):
     return tf_out, harness.jax_outputs(IDS, folder)
 
 
+@pytest.mark.slow  # one JAX subprocess compiling every case: a minute or two
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_jax_backend_agrees_with_tensorflow(backends, case):
     tf_out, jax_out = backends

@@ -9,6 +9,9 @@ import pytest
 
 from helpers import fixture_cases
 
+# Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 JAX_CASES = {
     "sg1_r32": ("gs_psi0.7", "gs_psi0.7_uint8", "gs_psi1_lod1.5_linear",
                 "D_random_images", "D_lod1.5_linear"),

@@ -10,6 +10,9 @@ import pytest
 
 from helpers.fixture_cases import FixtureNets, case_params, check_case, check_metadata
 
+# Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 SG1_FIXTURES = ("sg1_r32", "sg1_r32_cond", "sg1_r128")
 
 

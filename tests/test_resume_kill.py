@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+# Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 KERAS_STYLEGAN = os.path.join(os.path.dirname(sys.executable), "keras-stylegan")
 TOTAL_NIMG = 160
 

@@ -30,6 +30,9 @@ from keras_stylegan import to_uint8
 from keras_stylegan.generate import image_grid, latents_from_seeds
 from test_export import exported
 
+# Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 MAX_BATCH = 8
 MAX_BYTES = 200_000
 START_TIMEOUT = 120

@@ -18,6 +18,9 @@ from keras_stylegan.legacy import LegacyFormatError, read_network_pkl
 from keras_stylegan.legacy import stylegan2 as sg2_converter
 from keras_stylegan.networks import DiscriminatorSG2, SynthesisNetworkSG2
 
+# Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 SG2_FIXTURES = ("sg2_r32_f", "sg2_r32_e_Gorig_Dorig")
 
 

@@ -19,6 +19,9 @@ from keras_stylegan.training import configs, loop
 from keras_stylegan.training.data import open_dataset
 from keras_stylegan.training.schedule import Schedule
 
+# Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 TENSORBOARD = os.path.join(os.path.dirname(sys.executable), "tensorboard")
 
 

@@ -20,6 +20,9 @@ from keras_stylegan import cli
 from keras_stylegan.generate import latents_from_seeds
 from test_export import exported, psnr
 
+# Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 BATCH = 4
 # Minimum PSNR (dB) against the SavedModel, per family and variant. Measured on
 # the fixtures' random weights: float32 ~130-140, float16 72-81, dynamic 40 (SG1:

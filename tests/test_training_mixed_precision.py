@@ -5,10 +5,14 @@ import os
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_stylegan.training import configs, loop
 from keras_stylegan.training.data import open_dataset
+
+# Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
 
 
 def test_mixed_bfloat16_run(tmp_path):

@@ -17,6 +17,9 @@ from keras_stylegan.generate import image_grid
 from keras_stylegan.networks.generator import Generator
 from keras_stylegan.ops.basic import to_uint8
 
+# Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 
 def tiny_config(**overrides):
     base = dict(lod_training_kimg=0.032, lod_transition_kimg=0.032, total_kimg=0.096,

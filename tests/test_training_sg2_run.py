@@ -14,6 +14,9 @@ from keras_stylegan.loading import load_generator
 from keras_stylegan.training import configs, loop
 from keras_stylegan.training.data import open_dataset
 
+# Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 # 16 steps of 8 images at 16 px: R1 at steps 0 and 16 (not reached: only 0),
 # path length at steps 0, 4, 8, 12.
 ARGS = ["--data", "builtin:64", "--config", "stylegan2-tiny", "--resolution", "16",
