@@ -203,7 +203,7 @@ def read_network_pkl(path_or_bytes):
             _fail(source, f"{size:,} bytes is over the limit of {limits.MAX_FILE_BYTES:,} "
                           "bytes for a network pickle.")
         with open(source, "rb") as f:
-            data = f.read(limits.MAX_FILE_BYTES + 1)
+            data = f.read(size + 1)  # one more byte: safe_load sees a file that grew
     obj = safe_load(data, source)
     if not (isinstance(obj, tuple) and len(obj) == 3):
         _fail(source, "expected the tuple (G, D, Gs) that NVIDIA's training code writes; "

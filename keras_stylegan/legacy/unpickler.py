@@ -194,6 +194,8 @@ _ALLOWED = {
     ("_codecs", "encode"): _codecs_encode,
     ("builtins", "bytes"): _empty_bytes,
 }
+# The pickle's names of what find_class returns, for messages.
+_PICKLE_NAMES = {id(v): f"{m}.{n}" for (m, n), v in reversed(list(_ALLOWED.items()))}
 # What REDUCE may call (NEWOBJ may only create NetworkState).
 _CALLABLE = (_dtype, _reconstruct, _scalar, _frombuffer, _codecs_encode, _empty_bytes)
 # Dict keys and set items: atoms, whose hashing and comparison are cheap.
@@ -206,6 +208,8 @@ _REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, limits.MAX_QUOTE_CHARS, 60
 
 def quote(value):
     """`repr(value)` in bounded time and length (for messages); never raises."""
+    if id(value) in _PICKLE_NAMES:
+        return _PICKLE_NAMES[id(value)]
     try:
         text = _REPR.repr(value)
     except Exception:  # noqa: BLE001 -- repr of hostile data: any failure is just text
