@@ -34,7 +34,8 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--convert", type=int, default=0)
     p.add_argument("--memory-mb", type=int, default=1024)
-    p.add_argument("--timeout", type=int, default=3600, help="seconds per fixture")
+    p.add_argument("--case-timeout", type=int, default=120,
+                   help="seconds one mutation may take before it counts as a hang")
     p.add_argument("--fixtures", default=os.environ.get("KERAS_STYLEGAN_FIXTURES", os.path.join(
         REPO, "..", "shared", "fixtures")) + "/legacy")
     args = p.parse_args(argv)
@@ -47,7 +48,7 @@ def main(argv=None):
                 "seed": args.seed, "count": args.count, "convert": args.convert}
         with tempfile.TemporaryDirectory() as tmp:
             lines = guarded_load.run("read", spec, tmp, memory_mb=args.memory_mb,
-                                     timeout=args.timeout)
+                                     case_timeout=args.case_timeout)
         counts = collections.Counter(
             "died" if ln["outcome"] == "died" else ln["outcome"] if ln["outcome"] == "ok"
             else "project error" if ln["project"] else "FOREIGN " + ln["type"] for ln in lines)

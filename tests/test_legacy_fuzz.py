@@ -31,7 +31,7 @@ def _failures(lines, count):
 def test_mutations_read_or_raise_our_error(name, tmp_path):
     legacy_fixture(name)
     spec = {"fuzz": str(LEGACY / name / "network-stripped.pkl"), "seed": SEED, "count": COUNT}
-    lines = guarded_load.run("read", spec, tmp_path, memory_mb=1024, timeout=300)
+    lines = guarded_load.run("read", spec, tmp_path, memory_mb=1024, case_timeout=120)
     bad, done = _failures(lines, COUNT)
     assert not bad, bad[:5]
     assert done == COUNT
@@ -44,7 +44,7 @@ def test_mutations_convert_or_raise_our_error(tmp_path):
     legacy_fixture(name)
     spec = {"fuzz": str(LEGACY / name / "network-stripped.pkl"), "seed": SEED + 1,
             "count": 150, "convert": 4}
-    lines = guarded_load.run("read", spec, tmp_path, memory_mb=4096, timeout=400)
+    lines = guarded_load.run("read", spec, tmp_path, memory_mb=4096, case_timeout=120)
     bad, _ = _failures(lines, 150)
     assert not bad, bad[:5]
     assert sum(line["case"].endswith("(convert)") for line in lines) >= 1

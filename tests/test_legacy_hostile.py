@@ -121,6 +121,13 @@ def _set(where, key, value):
     return edit
 
 
+def _replace_variable(where, name, value):
+    def edit(states):
+        state = states[("G", "D", "Gs").index(where)]
+        state["variables"] = [(n, value if n == name else v) for n, v in state["variables"]]
+    return edit
+
+
 def _object_array(*args):
     return Call(np.ndarray, *args)
 
@@ -244,6 +251,9 @@ CASES = {
     "resolution-48": ("load", lambda: _edit(lambda s: [
         _set(w, "resolution", 48)(s) for w in ("G", "G.synthesis", "G.mapping")]), FORMAT,
         "cannot build.*resolution"),
+    "variable-that-cannot-be-reshaped": ("load", lambda: _edit(_replace_variable(
+        "D", "4x4/Dense0/weight", np.zeros([5], np.float32))), FORMAT,
+        r"4x4/Dense0/weight has shape \[5\]"),
     "resolution-text": ("load", lambda: _edit(_set("D", "resolution", "abc")), FORMAT,
                         r"resolution='abc'.*integer"),
 }
@@ -261,7 +271,7 @@ def outcomes(tmp_path_factory):
     for mode in ("read", "info", "load"):
         spec = {"files": [str(files[n]) for n, case in CASES.items() if case[0] == mode]}
         memory = 1024 if mode == "read" else 4096
-        for line in guarded_load.run(mode, spec, folder, memory_mb=memory, timeout=240):
+        for line in guarded_load.run(mode, spec, folder, memory_mb=memory, case_timeout=120):
             lines[line["case"]] = line
     return {name: lines.get(str(path)) for name, path in files.items()}
 

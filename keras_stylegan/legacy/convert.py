@@ -151,11 +151,15 @@ def assign_table(table, source_vars, model, where, source, superseded=()):
         if name not in source_vars:
             raise LegacyFormatError(
                 f"{source}: {where} lacks variable {name!r} that this architecture needs.")
-        value = np.asarray(transform(source_vars[name]), dtype=np.float32)
-        if tuple(value.shape) != tuple(variable.shape):
+        try:
+            value = np.asarray(transform(source_vars[name]), dtype=np.float32)
+        except ValueError:  # a layout transform cannot reshape or transpose it
+            value = None
+        if value is None or tuple(value.shape) != tuple(variable.shape):
             raise LegacyFormatError(
                 f"{source}: {where}/{name} has shape {list(source_vars[name].shape)} "
-                f"(-> {list(value.shape)}), but {variable.path} needs {list(variable.shape)}.")
+                f"(-> {'?' if value is None else list(value.shape)}), but {variable.path} "
+                f"needs {list(variable.shape)}.")
         variable.assign(value)
         filled.add(id(variable))
         used.add(name)

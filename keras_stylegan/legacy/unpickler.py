@@ -193,6 +193,7 @@ _ALLOWED = {
     ("numpy._core.numeric", "_frombuffer"): _frombuffer,
     ("_codecs", "encode"): _codecs_encode,
     ("builtins", "bytes"): _empty_bytes,
+    ("__builtin__", "bytes"): _empty_bytes,  # the name Python 3 writes in protocol 2
 }
 # The pickle's names of what find_class returns, for messages.
 _PICKLE_NAMES = {id(v): f"{m}.{n}" for (m, n), v in reversed(list(_ALLOWED.items()))}

@@ -28,9 +28,11 @@ import io
 import json
 import os
 import pickletools
+import queue
 import random
 import subprocess
 import sys
+import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
@@ -86,9 +88,13 @@ def _structure(pkl):
         (k, v.shape) for k, v in n.all_variables().items())) for n in nets])
 
 
-def _report(case, fn):
+def _start(case, index):
+    print(json.dumps({"start": case, "index": index}), flush=True)
+
+
+def _report(case, index, fn):
     from keras_stylegan.legacy import LegacyFormatError
-    line = {"case": case}
+    line = {"case": case, "index": index}
     try:
         result = fn()
         line.update(outcome="ok")
@@ -120,50 +126,77 @@ def _child(mode, memory_mb, spec_path):
     if "files" in spec:
         run = {"read": legacy.read_network_pkl, "load": legacy.load_network_pkl,
                "info": _info}[mode]
-        for path in spec["files"]:
-            print(json.dumps({"start": path}), flush=True)
-            _report(path, lambda: run(path))
+        for i, path in enumerate(spec["files"]):
+            if i >= spec.get("skip", 0):
+                _start(path, i)
+                _report(path, i, lambda: run(path))
         return
     data = open(spec["fuzz"], "rb").read()
     reference, converts = _structure(legacy.read_network_pkl(data)), spec.get("convert", 0)
-    for case, blob in mutations(data, spec["seed"], spec["count"]):
-        print(json.dumps({"start": case}), flush=True)
-        pkl = _report(case, lambda: legacy.read_network_pkl(blob))
+    for i, (case, blob) in enumerate(mutations(data, spec["seed"], spec["count"])):
+        if i < spec.get("skip", 0):
+            continue
+        _start(case, i)
+        pkl = _report(case, i, lambda: legacy.read_network_pkl(blob))
         if pkl is not None and converts > 0 and _structure(pkl) != reference:
             converts -= 1
-            print(json.dumps({"start": case + " (convert)"}), flush=True)
-            _report(case + " (convert)", lambda: legacy.load_network_pkl(blob))
+            _start(case + " (convert)", i)
+            _report(case + " (convert)", i, lambda: legacy.load_network_pkl(blob))
 
 
-def run(mode, spec, tmp_path, memory_mb=1024, timeout=300):
-    """Runs the child on `spec` (see module doc); returns its report lines."""
-    spec_path = os.path.join(str(tmp_path), "guarded-spec.json")
-    with open(spec_path, "w") as f:
-        json.dump(spec, f)
+def _lines(proc, case_timeout):
+    """Yields the child's JSON lines; None when it printed nothing for `case_timeout` s."""
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(t) for t in proc.stdout] + [lines.put("")],
+                     daemon=True).start()
+    while True:
+        try:
+            text = lines.get(timeout=case_timeout)
+        except queue.Empty:
+            yield None
+            return
+        if not text:
+            return
+        if text.startswith("{"):  # anything else is output of the code under test
+            yield json.loads(text)
+
+
+def run(mode, spec, tmp_path, memory_mb=1024, case_timeout=120):
+    """Runs the child on `spec` (see module doc); returns one report line per case.
+
+    A case that kills the child (or gets no answer within `case_timeout`
+    seconds, when the child is killed) is reported as "died", and a new child
+    goes on with the next case.
+    """
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [TESTS] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        proc = subprocess.run([sys.executable, "-m", "helpers.guarded_load", mode,
-                               str(memory_mb), spec_path], capture_output=True, text=True,
-                              env=env, timeout=timeout)
-        stdout, code = proc.stdout, proc.returncode
-        stderr = proc.stderr
-    except subprocess.TimeoutExpired as e:
-        stdout, code = (e.stdout or b"").decode(errors="replace"), "timeout"
-        stderr = (e.stderr or b"").decode(errors="replace")
-    lines, started = [], None
-    for text in stdout.splitlines():
-        line = json.loads(text)
-        if "start" in line:
-            started = line["start"]
-        else:
-            lines.append(line)
-            started = None
-    if started is not None or code != 0:
-        lines.append({"case": started, "outcome": "died", "returncode": code,
-                      "stderr": stderr[-2000:]})
-    return lines
+    reports, skip = [], 0
+    while True:
+        spec_path = os.path.join(str(tmp_path), "guarded-spec.json")
+        with open(spec_path, "w") as f:
+            json.dump(dict(spec, skip=skip), f)
+        proc = subprocess.Popen([sys.executable, "-m", "helpers.guarded_load", mode,
+                                 str(memory_mb), spec_path], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True, env=env)
+        started = None
+        for line in _lines(proc, case_timeout):
+            if line is None:
+                proc.kill()
+                break
+            if "start" in line:
+                started = line
+            else:
+                reports.append(line)
+                skip, started = line["index"] + 1, None
+        code = proc.wait()
+        if started is None:
+            if code != 0:
+                reports.append({"case": None, "outcome": "died", "returncode": code})
+            return reports
+        reports.append({"case": started["start"], "index": started["index"],
+                         "outcome": "died", "returncode": "timeout" if code == -9 else code})
+        skip = started["index"] + 1
 
 
 if __name__ == "__main__":
