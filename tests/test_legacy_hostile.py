@@ -20,6 +20,7 @@ import pytest
 from conftest import load_fixture
 from helpers import guarded_load
 from keras_stylegan import legacy
+from keras_stylegan.legacy import LegacyFormatError
 from keras_stylegan.legacy.unpickler import NetworkState, SafeUnpickler
 
 UNSAFE, FORMAT = "keras_stylegan.legacy.unpickler.UnsafePickleError", \
@@ -318,3 +319,41 @@ def test_arrays_shared_through_the_memo_are_real_arrays():
 
 def test_networkstate_is_inert():
     assert not hasattr(NetworkState, "__setstate__")  # BUILD goes through our code only
+
+
+# --- the documented limits are enforced (made small here) ---------------------------------
+
+@pytest.mark.parametrize("limit,value,pattern", [
+    ("MAX_FILE_BYTES", 1_000_000, "over the limit of 1,000,000 bytes"),
+    ("MAX_OPCODES", 1_000, "more than 1,000 opcodes"),
+    ("MAX_MEMO", 100, "memo exceeds 100 entries"),
+    ("MAX_VARIABLES", 10, "malformed variables list"),
+    ("MAX_NETWORKS", 4, "more than 4 networks"),
+])
+def test_limit_is_enforced(monkeypatch, tmp_path, limit, value, pattern):
+    from keras_stylegan.legacy import limits
+    path = load_fixture("sg1_r32")[0]
+    legacy.read_network_pkl(path)  # within the real limits
+    monkeypatch.setattr(limits, limit, value)
+    with pytest.raises(LegacyFormatError, match=pattern):
+        legacy.read_network_pkl(path)
+
+
+def test_bytearray_longer_than_the_file_is_refused_before_allocation():
+    data = b"\x80\x05\x96" + (2 ** 40).to_bytes(8, "little") + b"."
+    with pytest.raises(LegacyFormatError, match="bytearray larger than the file"):
+        legacy.read_network_pkl(data)
+
+
+def test_array_shape_must_match_its_bytes():
+    def array(shape, raw):
+        f4 = Call(np.dtype, "f4", False, True, state=(3, "<", None, None, None, -1, -1, 0))
+        return pickle.dumps(Call(np.ndarray.__reduce__(np.zeros(0))[0], np.ndarray, (0,), b"b",
+                                 state=(1, shape, f4, False, raw)))
+
+    ok = legacy.unpickler.safe_load(array((1,), b"\0\0\x80?"))
+    np.testing.assert_array_equal(ok, np.ones([1], np.float32))
+    with pytest.raises(LegacyFormatError, match=r"should hold 8 bytes; the pickle has 4"):
+        legacy.unpickler.safe_load(array((2,), b"AAAA"))
+    with pytest.raises(LegacyFormatError, match=r"exceeds the limit of 2,147,483,648 elements"):
+        legacy.unpickler.safe_load(array((2 ** 20, 2 ** 20), b"AAAA"))
