@@ -72,9 +72,10 @@ class PendingDtype:
     def build(self, state):
         # NumPy's dtype state: (version, byte order, subarray, names, fields,
         # elsize, alignment, flags[, metadata]); numeric dtypes have no fields.
-        if not (isinstance(state, tuple) and len(state) in (8, 9) and state[0] in (3, 4)
-                and state[1] in ("<", ">", "|", "=") and state[2:5] == (None, None, None)
-                and state[5:7] == (-1, -1) and state[7] == 0
+        if not (type(state) is tuple and len(state) in (8, 9)
+                and all(type(x) in (int, str, type(None)) for x in state)
+                and state[0] in (3, 4) and state[1] in ("<", ">", "|", "=")
+                and state[2:5] == (None, None, None) and state[5:8] == (-1, -1, 0)
                 and (len(state) == 8 or state[8] is None)):
             raise _unsafe(f"The pickle gives NumPy dtype {self.code!r} the state "
                           f"{quote(state)}, which is not that of a plain numeric dtype.")
@@ -93,7 +94,7 @@ def _dtype(code, align=False, copy=False):
 
 
 def _real_dtype(dtype):
-    if not isinstance(dtype, PendingDtype):
+    if type(dtype) is not PendingDtype:
         raise _unsafe(f"The pickle passes {type(dtype).__name__} where a dtype belongs.")
     return dtype.dtype()
 
@@ -135,9 +136,9 @@ class PendingArray:
 
     def build(self, state):
         # ndarray state: ([version,] shape, dtype, is_fortran, raw bytes).
-        if isinstance(state, tuple) and len(state) == 5 and state[0] == 1:
+        if type(state) is tuple and len(state) == 5 and type(state[0]) is int and state[0] == 1:
             state = state[1:]
-        if not (isinstance(state, tuple) and len(state) == 4 and type(state[2]) is bool):
+        if not (type(state) is tuple and len(state) == 4 and type(state[2]) is bool):
             raise LegacyFormatError(f"Corrupt NumPy array state {quote(state)} in the pickle.")
         shape, dtype, fortran, raw = state
         return _array(raw, _real_dtype(dtype), shape, "F" if fortran else "C")
