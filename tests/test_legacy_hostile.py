@@ -230,6 +230,8 @@ CASES = {
                                    FORMAT, "more than 10,000 values"),
     "billion-laughs-kwargs-load": ("load", lambda: _edit(_set("D", "lol", _laughs(9))),
                                    FORMAT, "more than 10,000 values"),
+    "shared-long-string-info": ("info", lambda: _edit(_set("G", "lol", ["x" * 10_000] * 1000)),
+                                FORMAT, "more than 100,000 characters"),
     "mapping-layers-1e6": ("load", lambda: _edit(_set("G.mapping", "mapping_layers", 10 ** 6)),
                            FORMAT, r"mapping_layers=1000000 .*\[0, 64\]"),
     "kwargs-larger-than-stored": ("load", lambda: _edit(lambda s: (

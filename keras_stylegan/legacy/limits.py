@@ -22,10 +22,10 @@ MAX_COMPONENT_DEPTH = 2
 MAX_NETWORKS = 16
 MAX_VARIABLES = 100_000
 MAX_NAME_CHARS = 1_000
-# static_kwargs (and StyleGAN2-ADA shape lists) of one network: values
-# counted as often as they are referenced, nesting depth, string length.
+# static_kwargs (and StyleGAN2-ADA shape lists) of one network: values and
+# characters of strings, counted as often as they are referenced; nesting depth.
 MAX_KWARG_VALUES = 10_000
+MAX_KWARG_CHARS = 100_000
 MAX_KWARG_DEPTH = 16
-MAX_KWARG_CHARS = 10_000
 # Characters of a stored value quoted in an error message.
 MAX_QUOTE_CHARS = 200

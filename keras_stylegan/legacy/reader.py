@@ -73,12 +73,12 @@ def plain_value(value, where, source):
     """`value` as plain data (None, bool, int, float, str, list, tuple, str-keyed dict).
 
     NVIDIA's kwargs are plain Python values. Anything else (arrays, network
-    objects), values nested deeper than `MAX_KWARG_DEPTH`, strings longer than
-    `MAX_KWARG_CHARS`, and more than `MAX_KWARG_VALUES` values, counted as often
-    as they are referenced (so shared sub-lists cannot multiply), are refused.
+    objects), values nested deeper than `MAX_KWARG_DEPTH`, and more than
+    `MAX_KWARG_VALUES` values or `MAX_KWARG_CHARS` characters of strings, counted
+    as often as they are referenced (so shared values cannot multiply), are refused.
     NumPy numeric scalars become Python numbers. Works without recursion.
     """
-    budget = [limits.MAX_KWARG_VALUES]
+    budget, chars = [limits.MAX_KWARG_VALUES], [limits.MAX_KWARG_CHARS]
 
     def convert(v, depth):
         budget[0] -= 1
@@ -96,8 +96,10 @@ def plain_value(value, where, source):
         if isinstance(v, np.generic) and v.dtype.kind in "biuf" and v.ndim == 0:
             return v.item()
         if type(v) is str:
-            if len(v) > limits.MAX_KWARG_CHARS:
-                _fail(source, f"{where} holds a string of {len(v):,} characters.")
+            chars[0] -= len(v)
+            if chars[0] < 0:
+                _fail(source, f"{where} holds more than {limits.MAX_KWARG_CHARS:,} characters "
+                              "of text (counting shared strings each time).")
             return v
         if type(v) in (list, tuple):
             return type(v)(convert(x, depth + 1) for x in v)
