@@ -3,9 +3,10 @@
 Each case builds its crafted file from a genuine fixture (or from raw pickle
 opcodes), and runs the importer on it in a child process capped in memory
 (`helpers.guarded_load`), so that a segfault, an exhausted memory or a hang
-fails the case instead of killing pytest. The cases of one mode share one
-child. Every case must end in one of the project's exceptions, whose type
-and message are checked.
+fails the case instead of killing pytest (the cases of one mode share a
+child until one kills it). Every case must end in one of the project's
+exceptions, whose type and message are checked. Each case failed on the
+code before the fix (segfault, hang, memory blow-up or a foreign exception).
 """
 
 import copyreg
@@ -87,7 +88,8 @@ def _dump(nets, protocol=4):
 def _states():
     """The sg1_r32 fixture's (G, D, Gs) state dicts, components as dicts."""
     def unwrap(net):
-        return dict(net.state, components={k: unwrap(v) for k, v in net.state["components"].items()})
+        components = net.state["components"]
+        return dict(net.state, components={k: unwrap(v) for k, v in components.items()})
 
     with open(load_fixture("sg1_r32")[0], "rb") as f:
         return [unwrap(n) for n in SafeUnpickler(f, encoding="latin1").load()]
@@ -136,9 +138,10 @@ def _object_array(*args):
 def _shared_components(depth):
     """A component DAG of `depth` levels, each network listing the next one twice."""
     def edit(states):
-        node = _stub(dict(states[0]["components"]["mapping"], components={}))
+        mapping = states[0]["components"]["mapping"]
+        node = _stub(dict(mapping, components={}))
         for _ in range(depth):
-            node = _stub(dict(states[0]["components"]["mapping"], components={"a": node, "b": node}))
+            node = _stub(dict(mapping, components={"a": node, "b": node}))
         states[0]["components"]["synthesis"]["components"] = {"x": node}
     return edit
 

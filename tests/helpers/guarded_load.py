@@ -9,8 +9,9 @@ with `resource.setrlimit`, and the parent reads one JSON line per input:
 
 `project` says whether the exception is one of keras-stylegan's own
 (`LegacyFormatError` and subclasses). A case the child started but did not
-report (it crashed or was killed by the timeout) is reported by `run` as
-outcome "died" with the child's return code.
+report (it crashed, or was killed after `case_timeout` seconds without an
+answer) is reported by `run` as outcome "died" with the child's return code,
+and a new child goes on with the next case.
 
 The child's entry point:
 
