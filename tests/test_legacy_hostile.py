@@ -260,6 +260,11 @@ CASES = {
     "variable-that-cannot-be-reshaped": ("load", lambda: _edit(_replace_variable(
         "D", "4x4/Dense0/weight", np.zeros([5], np.float32))), FORMAT,
         r"4x4/Dense0/weight has shape \[5\]"),
+    "resolution-none": ("load", lambda: _edit(_set("D", "resolution", None)), FORMAT,
+                        "kwargs of D describe a network keras-stylegan cannot build"),
+    "mapping-fmaps-none": ("load", lambda: _edit(lambda s: [
+        _set(w, "mapping_fmaps", None)(s) for w in ("G", "G.synthesis", "G.mapping")]), FORMAT,
+        "kwargs of G describe a network keras-stylegan cannot build"),
     "resolution-text": ("load", lambda: _edit(_set("D", "resolution", "abc")), FORMAT,
                         r"resolution='abc'.*integer"),
 }

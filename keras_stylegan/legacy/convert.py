@@ -184,7 +184,7 @@ def build_generator(net, source, name, make_config):
     config, meta = make_config(kw)
     broadcast = kw.take("dlatent_broadcast", None)
     kw.check_all_used()
-    check_size(generator_size(config), net, source)
+    check_size(generator_size, config, net, source)
     G = construct(Generator, source, net.name, name=name or net.name, **config)
     if broadcast not in (None, G.num_ws):
         raise LegacyFormatError(
@@ -237,8 +237,18 @@ def generator_size(config):
     return size
 
 
-def check_size(lower_bound, net, source):
-    """Refuses kwargs whose network needs more weights than `net` stores, before building."""
+def check_size(size, config, net, source):
+    """Refuses kwargs whose network needs more weights than `net` stores, before building.
+
+    `size(config)` is a lower bound of the parameter count of the network that
+    `config` describes (`generator_size`, `discriminator_size`).
+    """
+    try:
+        lower_bound = size(config)
+    except (TypeError, ValueError, OverflowError) as e:  # e.g. resolution=None
+        raise LegacyFormatError(
+            f"{source}: the kwargs of {net.name} describe a network keras-stylegan cannot "
+            f"build: {quote(str(e))[1:-1]}") from None
     stored = net.num_params(trainable_only=False)
     if lower_bound > stored:
         raise LegacyFormatError(

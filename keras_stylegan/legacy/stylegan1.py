@@ -140,7 +140,7 @@ def discriminator(net, source, name=None):
         fused_scale=kw.take("fused_scale", "auto", choices=FUSED),
         blur_filter=_blur(kw.take("blur_filter", [1, 2, 1])))
     kw.check_all_used()
-    check_size(discriminator_size(config), net, source)
+    check_size(discriminator_size, config, net, source)
     D = construct(Discriminator, source, net.name, name=name or net.name, **config)
     assign_table(_discriminator_table(D), net.all_variables(), D, net.name, source)
     return D

@@ -206,7 +206,7 @@ def discriminator(net, source, name=None):
                       mbstd_num_features=kw.take("mbstd_num_features", 1) if enabled else 0)
         kw.ignore("mbstd_num_features")
     kw.check_all_used()
-    check_size(discriminator_size(config), net, source)
+    check_size(discriminator_size, config, net, source)
     D = construct(DiscriminatorSG2, source, net.name, name=name or net.name, **config)
     assign_table(_discriminator_table(D), net.all_variables(), D, net.name, source)
     return D
