@@ -17,10 +17,10 @@ from helpers import guarded_load
 
 FIXTURES = ["sg1_r32", "sg1_r32_cond", "sg1_r128", "sg2_r32_f", "sg2_r32_e_Gorig_Dorig",
             "sg2_r32_d_revised"]
-SEED, COUNT = 12, 300
+SEED, COUNT = 12, 500
 
 
-def _failures(lines, count):
+def _failures(lines):
     bad = [line for line in lines if line["outcome"] == "died"
            or (line["outcome"] == "error" and not line["project"])]
     done = [line for line in lines if line["outcome"] != "died"]
@@ -32,7 +32,7 @@ def test_mutations_read_or_raise_our_error(name, tmp_path):
     legacy_fixture(name)
     spec = {"fuzz": str(LEGACY / name / "network-stripped.pkl"), "seed": SEED, "count": COUNT}
     lines = guarded_load.run("read", spec, tmp_path, memory_mb=1024, case_timeout=120)
-    bad, done = _failures(lines, COUNT)
+    bad, done = _failures(lines)
     assert not bad, bad[:5]
     assert done == COUNT
     # The mutations do reach the importer's checks (not only the array bytes).
@@ -43,8 +43,8 @@ def test_mutations_convert_or_raise_our_error(tmp_path):
     name = "sg2_r32_f"
     legacy_fixture(name)
     spec = {"fuzz": str(LEGACY / name / "network-stripped.pkl"), "seed": SEED + 1,
-            "count": 150, "convert": 4}
+            "count": 200, "convert": 6}
     lines = guarded_load.run("read", spec, tmp_path, memory_mb=4096, case_timeout=120)
-    bad, _ = _failures(lines, 150)
+    bad, _ = _failures(lines)
     assert not bad, bad[:5]
     assert sum(line["case"].endswith("(convert)") for line in lines) >= 1
