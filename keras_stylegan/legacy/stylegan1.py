@@ -1,13 +1,8 @@
 """StyleGAN1 (format version 3): `G_style` / `G_synthesis` / `G_mapping` / `D_basic`."""
 
 from keras_stylegan.legacy.convert import (
-    Kwargs,
-    assign_table,
-    build_generator,
-    flatten_rows_chw_to_hwc,
-    identity,
-    nchw_to_nhwc,
-)
+    Kwargs, assign_table, build_generator, check_size, construct, discriminator_size,
+    flatten_rows_chw_to_hwc, identity, nchw_to_nhwc)
 from keras_stylegan.legacy.unpickler import LegacyFormatError
 from keras_stylegan.networks.discriminator_sg1 import Discriminator
 from keras_stylegan.ops import fir
@@ -130,8 +125,7 @@ def discriminator(net, source, name=None):
     kw.take("dtype", "float32", choices=("float32",))
     kw.take("structure", "auto", choices=STRUCTURES)
     kw.ignore("is_template_graph")
-    D = Discriminator(
-        name=name or net.name,
+    config = dict(
         resolution=kw.take("resolution", 32),
         num_channels=kw.take("num_channels", 1),
         label_size=kw.take("label_size", 0),
@@ -144,6 +138,8 @@ def discriminator(net, source, name=None):
         fused_scale=kw.take("fused_scale", "auto", choices=FUSED),
         blur_filter=fir.fir_taps(kw.take("blur_filter", [1, 2, 1])))
     kw.check_all_used()
+    check_size(discriminator_size, config, net, source)
+    D = construct(Discriminator, source, net.name, name=name or net.name, **config)
     assign_table(_discriminator_table(D), net.all_variables(), D, net.name, source)
     return D
 

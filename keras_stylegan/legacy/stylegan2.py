@@ -14,13 +14,8 @@ Two dialects share NVIDIA's variable scheme (LEGACY_FORMAT.md 3.5-3.6):
 """
 
 from keras_stylegan.legacy.convert import (
-    Kwargs,
-    assign_table,
-    build_generator,
-    flatten_rows_chw_to_hwc,
-    identity,
-    nchw_to_nhwc,
-)
+    Kwargs, assign_table, build_generator, check_size, construct, discriminator_size,
+    flatten_rows_chw_to_hwc, identity, nchw_to_nhwc)
 from keras_stylegan.legacy.unpickler import LegacyFormatError
 from keras_stylegan.networks.common import num_features
 from keras_stylegan.networks.discriminator_sg2 import DiscriminatorSG2
@@ -217,7 +212,8 @@ def discriminator(net, source, name=None):
                       mbstd_num_features=kw.take("mbstd_num_features", 1) if enabled else 0)
         kw.ignore("mbstd_num_features")
     kw.check_all_used()
-    D = DiscriminatorSG2(name=name or net.name, **config)
+    check_size(discriminator_size, config, net, source)
+    D = construct(DiscriminatorSG2, source, net.name, name=name or net.name, **config)
     table = _discriminator_table(D)
     if D.progressive:
         table.append(("lod", D.lod, identity))
