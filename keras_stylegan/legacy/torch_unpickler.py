@@ -239,8 +239,38 @@ _ALLOWED = {
     ("dnnlib.util", "EasyDict"): EasyDict,
     ("builtins", "set"): _set,
 }
-# NumPy scalars (weight_gain, act_gain are float64 scalars): the TF1 reader's globals.
-_ALLOWED.update({k: v for k, v in tf1._ALLOWED.items() if k[0].startswith("numpy")})
+
+
+class _Dtype(tf1.PendingDtype):
+    """`numpy.dtype(code)` of a NumPy scalar attribute (weight_gain, act_gain).
+
+    The C unpickler completes it through `__setstate__`, which accepts only a
+    plain numeric dtype's state (never NumPy's own C `__setstate__`)."""
+
+    def __setstate__(self, state):
+        self.build(state)
+
+
+def _dtype(code, align=False, copy=False):
+    return _Dtype(tf1._dtype(code, align, copy).code)  # the numeric-code check
+
+
+def _scalar(dtype, data=None):
+    """A NumPy scalar from its stored bytes (`numpy.core.multiarray.scalar`)."""
+    if type(dtype) is not _Dtype:
+        raise UnsafePickleError(f"The pickle passes {type(dtype).__name__} where a NumPy "
+                                "dtype belongs; nothing in the file was run.")
+    dt = dtype.dtype()
+    if type(data) is not bytes or len(data) != dt.itemsize:
+        raise LegacyFormatError("Corrupt NumPy scalar in the pickle.")
+    return np.frombuffer(data, dtype=dt)[0]
+
+
+# NumPy scalars (weight_gain, act_gain are float64 scalars), under the NumPy 1.x
+# and 2.x module names. numpy.ndarray is never reachable.
+_ALLOWED.update({("numpy", "dtype"): _dtype,
+                 ("numpy.core.multiarray", "scalar"): _scalar,
+                 ("numpy._core.multiarray", "scalar"): _scalar})
 
 
 def _cost(value):
