@@ -19,6 +19,7 @@ COMMANDS = {
     "info": ("keras_stylegan.commands.info", "describe a network file"),
     "dataset": ("training.commands.dataset", "convert a folder of images to ZIP/TFRecords"),
     "train": ("training.commands.train", "train a StyleGAN with model.fit"),
+    "metrics": ("training.commands.metrics", "compute FID, KID, precision/recall and PPL"),
     "export": ("export.commands.export", "export a generator to SavedModel or TFLite"),
     "serve": ("export.commands.serve", "serve SavedModels over TF Serving's REST protocol"),
 }
