@@ -115,3 +115,13 @@ def test_ppl_distances_are_lpips_over_epsilon_squared():
     want = np.sum((eps * (2 * (z1 - z0)) @ G.A) ** 2, axis=1) / eps ** 2
     assert d.shape == (6,)
     np.testing.assert_allclose(d[:4], want, rtol=1e-3)
+
+
+def test_labels_for_conditional_networks():
+    rng = np.random.RandomState(0)
+    pool = np.eye(4, dtype=np.float32)[[3, 3, 1]]
+    drawn = ev.random_labels(4, pool)(rng, 50)
+    assert set(drawn.argmax(1).tolist()) == {1, 3}  # rows of the dataset's labels
+    uniform = ev.random_labels(4, np.zeros((3, 18)))(rng, 400)  # other labels: ignored
+    assert set(uniform.argmax(1).tolist()) == {0, 1, 2, 3} and (uniform.sum(1) == 1).all()
+    assert ev.random_labels(0)(rng, 3) is None

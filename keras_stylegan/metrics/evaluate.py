@@ -50,7 +50,11 @@ def rgb(images):
 
 def random_labels(label_size, label_pool=None):
     """(rng, n) -> labels: rows of `label_pool` (the dataset's labels) at random,
-    else uniform one-hot classes; None for unconditional networks."""
+    else uniform one-hot classes; None for unconditional networks. A pool whose
+    width is not `label_size` (other labels than the network's) is not used."""
+    if label_pool is not None and np.shape(label_pool)[-1:] != (label_size,):
+        label_pool = None
+
     def sample(rng, n):
         if not label_size:
             return None

@@ -203,6 +203,10 @@ def _read_zip(path):
             raise CheckpointError("a zip archive without a single ARCHIVE/data.pkl: not a "
                                   "torch.save file.")
         prefix = pkl[0][:-len("data.pkl")]
+        total = sum(zf.getinfo(n).file_size for n in names)
+        if total > MAX_FILE_BYTES:
+            raise CheckpointError(f"the archive unpacks to {total} bytes: too large for a "
+                                  "weights file.")
         storages = {}
         obj = _unpickle(_read_member(zf, pkl[0]), storages)
         for key, storage in storages.items():
