@@ -1,7 +1,8 @@
 """The papers' evaluation metrics: feature networks and the distances on them.
 
 >>> from keras_stylegan import metrics
->>> net = metrics.feature_network("inception", weights="pt_inception-2015-12-05-6726825d.pth")  # doctest: +SKIP
+>>> w = "pt_inception-2015-12-05-6726825d.pth"
+>>> net = metrics.feature_network("inception", weights=w)  # doctest: +SKIP
 >>> mu, sigma = metrics.feature_statistics(net(images))  # doctest: +SKIP
 >>> metrics.frechet_distance(mu, sigma, mu_real, sigma_real)  # doctest: +SKIP
 

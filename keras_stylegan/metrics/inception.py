@@ -99,7 +99,8 @@ class InceptionFeatures(nn_ops.StateLayer):
 
     Build it with `keras_stylegan.metrics.feature_network("inception", weights=...)`.
 
-    >>> net = feature_network("inception", weights="pt_inception-2015-12-05-6726825d.pth")  # doctest: +SKIP
+    >>> w = "pt_inception-2015-12-05-6726825d.pth"
+    >>> net = feature_network("inception", weights=w)  # doctest: +SKIP
     >>> net(np.zeros([4, 64, 64, 3], np.uint8)).shape  # doctest: +SKIP
     (4, 2048)
     """
@@ -116,7 +117,7 @@ class InceptionFeatures(nn_ops.StateLayer):
     def call(self, images):
         x = nn_ops.resize_bilinear(nn_ops.to_float_images(images), (299, 299))
         x = 2.0 * x - 1.0
-        for i, (name, *_ ) in enumerate(STEM):
+        for name, *_ in STEM:
             x = self.conv(x, name)
             if name in ("Conv2d_2b_3x3", "Conv2d_4a_3x3"):
                 x = nn_ops.max_pool(x, 3, 2)

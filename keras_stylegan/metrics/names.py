@@ -6,8 +6,9 @@
 crop unless `crop=False`), `ppl2_wend` (StyleGAN2's: 50k, no crop). Counts are
 `N`, `Nk` (thousands): `fid1k`, `fid10k_full`, `pr2k3`, `ppl1k_wend`, `ppl2_500_wend`.
 
->>> parse_metric("fid10k_full")
-MetricSpec(name='fid10k_full', kind='fid', num_gen=10000, num_real=None, k=None, space=None, sampling=None, crop=None)
+>>> s = parse_metric("fid10k_full")
+>>> s.kind, s.num_gen, s.num_real
+('fid', 10000, None)
 >>> parse_metric("ppl2_1k_wend").num_gen, parse_metric("ppl2_1k_wend").crop
 (1000, False)
 """

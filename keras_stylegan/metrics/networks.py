@@ -26,7 +26,8 @@ def feature_network(name, weights=None, folder=None):
 
     Example:
 
-    >>> net = feature_network("inception", weights="pt_inception-2015-12-05-6726825d.pth")  # doctest: +SKIP
+    >>> w = "pt_inception-2015-12-05-6726825d.pth"
+    >>> net = feature_network("inception", weights=w)  # doctest: +SKIP
     >>> feats = net(uint8_images)  # [N, 2048]  # doctest: +SKIP
     """
     if name == "inception":

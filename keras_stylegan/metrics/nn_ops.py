@@ -45,8 +45,8 @@ def resize_bilinear(x, size):
     """Resizes NHWC `x` to `size` (h, w) as `F.interpolate(..., 'bilinear',
     align_corners=False)` does (no antialiasing).
 
-    >>> resize_bilinear(np.zeros([1, 64, 64, 3], 'float32'), (299, 299)).shape
-    TensorShape([1, 299, 299, 3])
+    >>> tuple(resize_bilinear(np.zeros([1, 64, 64, 3], 'float32'), (299, 299)).shape)
+    (1, 299, 299, 3)
     """
     h, w = int(x.shape[1]), int(x.shape[2])
     if (h, w) == tuple(size):
