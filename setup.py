@@ -30,10 +30,11 @@ setup(
         "numpy>=1.26",
         "pillow>=10",
         "tensorboard==2.21.*",
+        "scipy>=1.11",
         "ai-edge-litert>=2.0",
         "fastapi>=0.110",
         "uvicorn>=0.29",
     ],
-    extras_require={"test": ["pytest>=8", "scipy>=1.11", "jax[cpu]>=0.4.30"]},
+    extras_require={"test": ["pytest>=8", "jax[cpu]>=0.4.30"]},
     entry_points={"console_scripts": ["keras-stylegan=keras_stylegan.cli:main"]},
 )

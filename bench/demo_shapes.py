@@ -28,6 +28,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tables import Column, markdown  # noqa: E402  (bench/tables.py)
+from keras_stylegan import metrics  # noqa: E402
 from keras_stylegan.generate import ImageGenerator, class_labels  # noqa: E402
 from keras_stylegan.loading import find_snapshot, load_generator  # noqa: E402
 from keras_stylegan.training import builtin  # noqa: E402
@@ -107,16 +108,9 @@ class Judge:
         return self.features.predict(x, batch_size=200, verbose=0).astype(np.float64)
 
     def frechet_distance(self, G, real_features):
-        return frechet_distance(self.fake_features(G), real_features)
-
-
-def frechet_distance(a, b):
-    """Fréchet distance between Gaussians fitted to feature sets `a` and `b`."""
-    import scipy.linalg
-    mu = a.mean(axis=0) - b.mean(axis=0)
-    sa, sb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = scipy.linalg.sqrtm(sa @ sb).real
-    return float(mu @ mu + np.trace(sa + sb - 2 * covmean))
+        """Fréchet distance of `G`'s images to the reals (keras_stylegan.metrics)."""
+        fake = metrics.feature_statistics(self.fake_features(G))
+        return metrics.frechet_distance(*fake, *metrics.feature_statistics(real_features))
 
 
 def confusion(G, classifier, per_class, seed=123):

@@ -21,6 +21,7 @@ COMMANDS = {
     "info": ("keras_stylegan.cli.info", "describe a network file"),
     "dataset": ("keras_stylegan.cli.dataset", "convert a folder of images to ZIP/TFRecords"),
     "train": ("keras_stylegan.cli.train", "train a StyleGAN with model.fit"),
+    "metrics": ("keras_stylegan.cli.metrics", "compute FID, KID, precision/recall and PPL"),
     "export": ("keras_stylegan.cli.export", "export a generator to SavedModel or TFLite"),
     "serve": ("keras_stylegan.cli.serve", "serve SavedModels over TF Serving's REST protocol"),
 }
