@@ -16,16 +16,22 @@ FIXTURES = pathlib.Path(
 LEGACY = FIXTURES / "legacy"
 
 
-def legacy_fixture(name):
-    """Path of `fixtures/legacy/NAME`; a missing fixture fails under CI, else skips."""
-    path = LEGACY / name
+def fixture_folder(kind, name):
+    """Path of `fixtures/KIND/NAME` (kind: legacy, pytorch); a missing fixture
+    fails under CI, else skips."""
+    path = FIXTURES / kind / name
     if not (path / "manifest.json").is_file():
         msg = (f"fixture {path} not found; set KERAS_STYLEGAN_FIXTURES to the folder "
-               "holding legacy/")
+               f"holding {kind}/")
         if os.environ.get("CI"):
             pytest.fail(msg)
         pytest.skip(msg)
     return path
+
+
+def legacy_fixture(name):
+    """Path of `fixtures/legacy/NAME` (see `fixture_folder`)."""
+    return fixture_folder("legacy", name)
 
 
 def load_fixture(name):

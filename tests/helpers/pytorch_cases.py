@@ -19,7 +19,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, REPO, nchw_to_nhwc
+from conftest import FIXTURES, REPO, fixture_folder, nchw_to_nhwc
 from keras_stylegan import legacy, to_uint8
 
 PYTORCH = FIXTURES / "pytorch"
@@ -27,14 +27,8 @@ NAMES = ("ada_r32_paper", "ada_r32_cond", "ada_r32_orig", "sg3repo_r32_sg2")
 
 
 def pytorch_fixture(name):
-    """(folder, manifest, ref) of `fixtures/pytorch/NAME`; missing: fail under CI, else skip."""
-    path = PYTORCH / name
-    if not (path / "manifest.json").is_file():
-        msg = (f"fixture {path} not found; set KERAS_STYLEGAN_FIXTURES to the folder "
-               "holding pytorch/")
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+    """(folder, manifest, ref) of `fixtures/pytorch/NAME` (see conftest.fixture_folder)."""
+    path = fixture_folder("pytorch", name)
     return path, json.loads((path / "manifest.json").read_text()), np.load(path / "ref.npz")
 
 
