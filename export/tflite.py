@@ -39,6 +39,7 @@ import numpy as np
 
 from keras_stylegan.export.noise import seed_noise_np
 from keras_stylegan.export.savedmodel import GraphFunctions
+from keras_stylegan.legacy.precision import as_fp32, num_fp16_res
 from keras_stylegan.networks.generator import DEFAULT
 from keras_stylegan import files
 
@@ -63,9 +64,15 @@ def convert(G, batch=1, quantize=None, noise="const", truncation_cutoff=DEFAULT)
         quantize: None, 'float16' or 'dynamic'.
         noise: 'const' (stored maps baked in) or 'input' (noise maps are inputs).
         truncation_cutoff: style layers truncation affects ('default': G's own).
+
+    StyleGAN2 float16 blocks (`num_fp16_res`, e.g. stylegan3-repo pickles)
+    are converted in float32: TFLite builtins have no float16 arithmetic
+    (`quantize='float16'` stores the weights in float16 instead).
     """
     import tensorflow as tf
 
+    if num_fp16_res(G):
+        G = as_fp32(G)
     _check("quantize", quantize, QUANTIZE)
     _check("noise", noise, NOISE)
     batch = int(batch)

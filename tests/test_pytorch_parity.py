@@ -169,3 +169,21 @@ def test_savedmodel_export_reproduces_nvidia(tmp_path):
                                rtol=1e-4, atol=1e-4)
     diff = out["images"].astype(int) - ref["G_ema_psi0.7_uint8"][:n].astype(int)
     assert np.abs(diff).max() <= 1
+
+
+@pytest.mark.slow  # ~1-2 min here: TFLite conversion
+def test_tflite_export_of_a_float16_network_reproduces_nvidia(tmp_path):
+    """A stylegan3-repo pickle keeps its float16 blocks (num_fp16_res=4); its
+    `.tflite` is converted in float32 (TFLite builtins have no float16
+    arithmetic) and gives NVIDIA's images."""
+    from keras_stylegan.export.tflite import TFLiteGenerator
+    folder, _, ref = pytorch_fixture("sg3repo_r32_sg2")
+    out = tmp_path / "g.tflite"
+    assert cli.main(["export", "--network", str(folder / "network-stripped.pkl"),
+                     "--format", "tflite", "--out", str(out)]) == 0
+    gen = TFLiteGenerator(str(out))
+    n = 4
+    images, _ = gen(ref["z"][:n], truncation_psi=0.7)
+    np.testing.assert_allclose(images, expected(ref, {"output": "G_ema_psi0.7"})[:n],
+                               rtol=1e-4, atol=1e-4)
+
