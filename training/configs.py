@@ -18,6 +18,7 @@ Example:
 
 import copy
 
+from keras_stylegan.errors import ConfigError
 from keras_stylegan.training import rules
 
 # NVIDIA StyleGAN1 train.py: global minibatch per resolution by GPU count.
@@ -182,14 +183,14 @@ for _res in (256, 512, 1024):
 def get(name, **overrides):
     """The config `name` on top of `DEFAULTS`, with `overrides` (unknown keys rejected)."""
     if name not in CONFIGS:
-        raise ValueError(f"Unknown training config {name!r}. Available: "
-                         f"{', '.join(sorted(CONFIGS))}.")
+        raise ConfigError(f"Unknown training config {name!r}. Available: "
+                          f"{', '.join(sorted(CONFIGS))}.")
     cfg = copy.deepcopy(DEFAULTS)
     cfg.update(copy.deepcopy(CONFIGS[name]))
     cfg["config"] = name
     for key, value in overrides.items():
         if key not in DEFAULTS:
-            raise ValueError(f"Unknown config key {key!r}. Known keys: {', '.join(sorted(DEFAULTS))}.")
+            raise ConfigError(f"Unknown config key {key!r}. Known keys: {', '.join(sorted(DEFAULTS))}.")
         cfg[key] = copy.deepcopy(value)
     return cfg
 
@@ -199,9 +200,9 @@ def _check_family(cfg):
     family = check_family(cfg["family"])
     rules.check_growing(family, cfg["progressive"])
     if family == "stylegan2" and cfg["mixed_precision"]:
-        raise ValueError("--mixed-precision is for StyleGAN1. StyleGAN2 runs its highest "
-                         "resolutions in float16 with G_kwargs/D_kwargs num_fp16_res and "
-                         "conv_clamp (as NVIDIA's ADA code) instead.")
+        raise ConfigError("--mixed-precision is for StyleGAN1. StyleGAN2 runs its highest "
+                          "resolutions in float16 with G_kwargs/D_kwargs num_fp16_res and "
+                          "conv_clamp (as NVIDIA's ADA code) instead.")
     lazy = (rules.is_lazy(cfg["D_reg_interval"], cfg["r1_gamma"])
             or rules.is_lazy(cfg["G_reg_interval"], cfg["pl_weight"]))
     rules.check_steps_per_execution(cfg["steps_per_execution"], lazy)
@@ -230,7 +231,7 @@ def resolve(cfg, resolution, num_channels, label_size, num_replicas):
         cfg["minibatch_base"] = base * scale
         cfg["minibatch_dict"] = {r: mb * scale for r, mb in table.items()}
     elif cfg["minibatch_by_replicas"] is not None:
-        raise ValueError("minibatch_by_replicas must be None or 'paper'.")
+        raise ConfigError("minibatch_by_replicas must be None or 'paper'.")
     for key in ("minibatch_dict", "G_lrate_dict", "D_lrate_dict"):
         cfg[key] = {str(k): v for k, v in _int_keys(cfg[key]).items()}
     if cfg["tick_kimg"] is None:
@@ -238,11 +239,11 @@ def resolve(cfg, resolution, num_channels, label_size, num_replicas):
     if cfg["checkpoint_kimg"] is None:
         cfg["checkpoint_kimg"] = cfg["snap_kimg"]
     if not float(cfg["total_kimg"]) > 0:
-        raise ValueError(f"total_kimg (--kimg) must be > 0; received {cfg['total_kimg']!r}.")
+        raise ConfigError(f"total_kimg (--kimg) must be > 0; received {cfg['total_kimg']!r}.")
     from keras_stylegan.training.losses import check_loss
     check_loss(cfg["loss"])
     if not (isinstance(cfg["grid_size"], (list, tuple)) and len(cfg["grid_size"]) == 2):
-        raise ValueError(f"grid_size must be [columns, rows]; received {cfg['grid_size']!r}.")
+        raise ConfigError(f"grid_size must be [columns, rows]; received {cfg['grid_size']!r}.")
     return cfg
 
 

@@ -27,6 +27,7 @@ import time
 
 import keras
 import numpy as np
+from keras_stylegan.errors import ConfigError
 from keras_stylegan.training import configs as configs_lib
 from keras_stylegan.training import distribute, rules
 
@@ -76,8 +77,12 @@ def build_networks(cfg, policy):
     from keras_stylegan.networks.registry import build_discriminator
     common = dict(resolution=cfg["resolution"], num_channels=cfg["num_channels"],
                   label_size=cfg["label_size"])
-    G = Generator(family=cfg["family"], name="G", **common, **cfg["G_kwargs"])
-    D = build_discriminator(family=cfg["family"], name="D", **common, **cfg["D_kwargs"])
+    try:  # the kwargs come from the user's config (--set G_kwargs=...)
+        G = Generator(family=cfg["family"], name="G", **common, **cfg["G_kwargs"])
+        D = build_discriminator(family=cfg["family"], name="D", **common, **cfg["D_kwargs"])
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"Cannot build the networks of this config (G_kwargs/D_kwargs, "
+                          f"family {cfg['family']!r}): {e}") from e
     if policy != "float32":
         keras.config.set_dtype_policy("float32")
     try:
@@ -155,7 +160,7 @@ class Run:
         per_replica = seg.minibatch // cfg["num_replicas"]
         group = int(cfg["D_kwargs"].get("mbstd_group_size", 4) or 0)
         if group > 1 and per_replica % min(group, per_replica):
-            raise ValueError(
+            raise ConfigError(
                 f"The per-replica minibatch at {seg.resolution} px is {per_replica}, not a "
                 f"multiple of the minibatch-stddev group size {group}: change "
                 "minibatch_base/minibatch_dict or the number of GPUs.")

@@ -35,7 +35,10 @@ def run(args):
     from keras_stylegan.cli.errors import CommandError
     from keras_stylegan.generate import parse_seeds
 
-    seeds = parse_seeds(args.seeds)
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError as e:
+        raise CommandError(f"--seeds: {e}") from None
     if args.batch < 1:
         raise CommandError("--batch must be >= 1")
     if args.grid_scale < 1:
