@@ -17,6 +17,7 @@ Example:
 """
 
 import copy
+import json
 
 from keras_stylegan.errors import ConfigError
 from keras_stylegan.training import rules
@@ -180,6 +181,57 @@ for _res in (256, 512, 1024):
         description=f"StyleGAN2 config-f at {_res}x{_res} (dataset resized if larger).")
 
 
+# What a key accepts when its default is None ("automatic", None also accepted) or
+# not enough; other keys accept the type of their default (a number: any number).
+KEY_TYPES = dict(resolution=int, use_labels=(bool, str), max_images=int,
+                 lod_initial_resolution=int, minibatch_base=int, D_reg_interval=int,
+                 G_reg_interval=int, pl_batch_shrink=int, seed=int, steps_per_execution=int,
+                 log_steps=int, keep_checkpoints=int, grid_scale=int, grid_seed=int,
+                          builtin_fixed=dict, minibatch_by_replicas=str, ema_rampup=float,
+                          tick_kimg=float, checkpoint_kimg=float)
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number",
+               str: "a string", dict: "a JSON object {...}", list: "a JSON list [...]"}
+
+
+def _accepts(kind, value):
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def check_value(key, value):
+    """Raises `ConfigError` naming `key` unless `value` has the type the key takes.
+
+    >>> check_value("r1_gamma", 5)
+    >>> check_value("r1_gamma", "abc")
+    Traceback (most recent call last):
+    ...
+    keras_stylegan.errors.ConfigError: Config key 'r1_gamma' takes a number; received 'abc' (e.g. --set r1_gamma=10.0).
+    """
+    if key not in DEFAULTS:
+        raise ConfigError(f"Unknown config key {key!r}. Known keys: "
+                          f"{', '.join(sorted(DEFAULTS))}.")
+    default = DEFAULTS[key]
+    if default is None and value is None:
+        return
+    kinds = KEY_TYPES.get(key) or (float if type(default) in (int, float) else type(default))
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if not any(_accepts(kind, value) for kind in kinds):
+        expected = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+        example = json.dumps(default if default is not None else EXAMPLES.get(key),
+                             separators=(",", ":"))
+        raise ConfigError(f"Config key {key!r} takes {expected}"
+                          f"{' or null' if default is None else ''}; received {value!r} "
+                          f"(e.g. --set {key}={example}).")
+
+
+EXAMPLES = dict(resolution=256, use_labels=True, max_images=1000, builtin_fixed={"x": 0.5},
+                minibatch_by_replicas="paper", ema_rampup=0.05, tick_kimg=4.0,
+                checkpoint_kimg=50.0)
+
+
 def get(name, **overrides):
     """The config `name` on top of `DEFAULTS`, with `overrides` (unknown keys rejected)."""
     if name not in CONFIGS:
@@ -189,15 +241,17 @@ def get(name, **overrides):
     cfg.update(copy.deepcopy(CONFIGS[name]))
     cfg["config"] = name
     for key, value in overrides.items():
-        if key not in DEFAULTS:
-            raise ConfigError(f"Unknown config key {key!r}. Known keys: {', '.join(sorted(DEFAULTS))}.")
+        check_value(key, value)
         cfg[key] = copy.deepcopy(value)
     return cfg
 
 
 def _check_family(cfg):
     from keras_stylegan.networks.common import check_family
-    family = check_family(cfg["family"])
+    try:
+        family = check_family(cfg["family"])
+    except ValueError as e:
+        raise ConfigError(f"Config key 'family': {e}") from None
     rules.check_growing(family, cfg["progressive"])
     if family == "stylegan2" and cfg["mixed_precision"]:
         raise ConfigError("--mixed-precision is for StyleGAN1. StyleGAN2 runs its highest "
@@ -221,6 +275,8 @@ def resolve(cfg, resolution, num_channels, label_size, num_replicas):
     and `checkpoint_kimg` when None.
     """
     cfg = copy.deepcopy(cfg)
+    for key in DEFAULTS:
+        check_value(key, cfg.get(key, DEFAULTS[key]))
     _check_family(cfg)
     cfg.update(resolution=int(resolution), num_channels=int(num_channels),
                label_size=int(label_size), num_replicas=int(num_replicas))

@@ -363,17 +363,41 @@ def train(cfg, run_dir, resume="auto", dataset=None, gpus=None, cpu_replicas=Non
             True requires one.
     """
     run = prepare(cfg, run_dir, dataset, gpus, cpu_replicas, print_fn)
+    created = not os.path.exists(run.run_dir)
     os.makedirs(run.run_dir, exist_ok=True)
-    run.remove_leftovers()
-    run.build()
-    latest = run.restore(resume)
-    run.write_config()
-    if latest:
-        run._log(f"Resuming from {latest} at {int(run.gan.cur_nimg.numpy()) / 1000:.2f} kimg")
-    run._log(f"Training {run.cfg['resolution']}x{run.cfg['resolution']} on "
-             f"{run.dataset.name} ({run.dataset.num_images} images) with {run.cfg['strategy']}, "
-             f"{run.policy}, to {run.cfg['total_kimg']} kimg")
     try:
+        run.remove_leftovers()
+        run.build()
+        latest = run.restore(resume)
+        run.write_config()
+        if latest:
+            run._log(f"Resuming from {latest} at "
+                     f"{int(run.gan.cur_nimg.numpy()) / 1000:.2f} kimg")
+        run._log(f"Training {run.cfg['resolution']}x{run.cfg['resolution']} on "
+                 f"{run.dataset.name} ({run.dataset.num_images} images) with "
+                 f"{run.cfg['strategy']}, {run.policy}, to {run.cfg['total_kimg']} kimg")
         return run.fit()
+    except BaseException:
+        if created:
+            remove_empty_tree(run.run_dir)
+        raise
     finally:
         keras.config.set_dtype_policy("float32")
+
+
+def remove_empty_tree(path):
+    """Removes `path` if it holds no files (only empty folders): what a run that
+    failed before writing anything leaves behind. Returns True if removed."""
+    for root, dirs, names in os.walk(path, topdown=False):
+        if names:
+            return False
+        for d in dirs:
+            try:
+                os.rmdir(os.path.join(root, d))
+            except OSError:  # not empty (a file appeared) or not ours to remove
+                return False
+    try:
+        os.rmdir(path)
+    except OSError:
+        return False
+    return True

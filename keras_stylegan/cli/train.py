@@ -16,13 +16,16 @@ Examples:
   tensorboard --logdir runs/demo/logs
 """
 
+import argparse
 import json
 
 
 def _kv(text):
-    if "=" not in text:
-        raise ValueError(f"--set expects KEY=VALUE; received {text!r}.")
-    key, value = text.split("=", 1)
+    """'KEY=VALUE' -> (KEY, VALUE parsed as JSON, else the string); the key and the
+    value's type are checked by `training.configs.get` (also under --dry-run)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expects KEY=VALUE; received {text!r}")
     try:
         value = json.loads(value)
     except json.JSONDecodeError:
