@@ -71,7 +71,8 @@ def _cutoff(text):
 
 
 def run(args):
-    from keras_stylegan.cli.errors import CommandError
+    from keras_stylegan.cli.errors import CommandError, require_tensorflow_backend
+    require_tensorflow_backend("export")
     from keras_stylegan.export.savedmodel import check_name
 
     check_name(args.name)

@@ -120,6 +120,8 @@ def build_config(args):
 
 
 def run(args):
+    from keras_stylegan.cli.errors import require_tensorflow_backend
+    require_tensorflow_backend("train")
     from keras_stylegan.training import loop
 
     cfg = build_config(args)
