@@ -174,8 +174,15 @@ class Run:
             remove_leftovers(self.run_dir, os.path.join(self.run_dir, CHECKPOINT_DIR))
 
     def restore(self, resume="auto"):
-        """Restores the newest checkpoint of the run directory (see `train`)."""
+        """Restores the newest checkpoint of the run directory (see `train`).
+
+        Under several workers every worker restores the chief's checkpoint, so
+        they must all see the same one (a shared run directory): checked first,
+        with a collective, else every worker stops with `ResumeError`.
+        """
         latest = tf_latest_checkpoint(os.path.join(self.run_dir, CHECKPOINT_DIR))
+        if self.multi_worker:
+            self._check_workers_agree(latest)
         if latest is None:
             if resume is True:
                 raise ResumeError(f"--resume: no checkpoint in {self.run_dir}/{CHECKPOINT_DIR}.")
@@ -187,6 +194,22 @@ class Run:
         self.checkpoint.restore(latest).assert_existing_objects_matched()
         self.resumed_from = latest
         return latest
+
+    def _check_workers_agree(self, latest):
+        """Every worker's newest checkpoint number (-1: none), gathered from all
+        replicas; `ResumeError` on every worker unless they are all equal."""
+        seen = gather_from_workers(self.strategy, checkpoint_number(latest))
+        if len(set(seen)) > 1:
+            described = ", ".join(f"ckpt-{n}" if n >= 0 else "no checkpoint"
+                                  for n in sorted(set(seen), reverse=True))
+            raise ResumeError(
+                f"The workers see different checkpoints in {self.run_dir}/{CHECKPOINT_DIR} "
+                f"({described}; this worker, task {self.task_index}: "
+                f"{os.path.basename(latest) if latest else 'none'}). A multi-worker run "
+                "needs one run directory shared by every worker (the same --outdir on a "
+                "shared file system such as NFS or GCS): every worker resumes from the "
+                "chief's checkpoint. Share the folder, or copy the chief's checkpoints/ "
+                "to every worker's --outdir, and run the command again.")
 
     def write_config(self):
         if self.is_chief:
@@ -321,6 +344,32 @@ def make_checkpoint(gan):
         G=_variables_by_path(gan.G), D=_variables_by_path(gan.D), Gs=_variables_by_path(gan.Gs),
         G_opt=gan.G_opt, D_opt=gan.D_opt, cur_nimg=gan.cur_nimg, lod=gan.lod,
         num_steps=gan.num_steps, pl_mean=gan.pl_mean, last_reg=gan.last_reg)
+
+
+def checkpoint_number(path):
+    """N of a `.../ckpt-N` checkpoint prefix; -1 for None.
+
+    >>> checkpoint_number("runs/x/checkpoints/ckpt-64"), checkpoint_number(None)
+    (64, -1)
+    """
+    if path is None:
+        return -1
+    return int(os.path.basename(path).rsplit("-", 1)[1])
+
+
+def gather_from_workers(strategy, value):
+    """The int `value` of every replica of `strategy` (a collective: every worker
+    must call it), as a list."""
+    import tensorflow as tf
+
+    @tf.function
+    def gather():
+        def replica_fn():
+            ctx = tf.distribute.get_replica_context()
+            return ctx.all_gather(tf.constant([int(value)], tf.int64), axis=0)
+        return strategy.run(replica_fn)
+    local = strategy.experimental_local_results(gather())[0]
+    return [int(v) for v in local.numpy()]
 
 
 def tf_latest_checkpoint(directory):
