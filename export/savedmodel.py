@@ -50,6 +50,7 @@ import numpy as np
 
 from keras_stylegan.export.noise import seed_noise_tf
 from keras_stylegan import files
+from keras_stylegan.errors import ConfigError
 from keras_stylegan.networks.generator import DEFAULT
 
 METADATA_FILE = os.path.join("assets.extra", "keras_stylegan.json")
@@ -62,7 +63,7 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 def check_name(name):
     """A model name usable as a folder and in TF Serving URLs."""
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        raise ValueError(
+        raise ConfigError(
             f"Model name must match {NAME_RE.pattern} (letters, digits, '_', '.', '-'); "
             f"received {name!r}.")
     return name
@@ -83,7 +84,7 @@ def resolve_version(model_dir, version=None):
         return (versions[-1] + 1) if versions else 1
     version = int(version)
     if version < 0:
-        raise ValueError(f"--version must be a non-negative integer; received {version}.")
+        raise ConfigError(f"--version must be a non-negative integer; received {version}.")
     if version in versions:
         raise FileExistsError(
             f"{os.path.join(model_dir, str(version))} already exists; TF Serving versions are "
@@ -137,7 +138,7 @@ def resolve_cutoff(G, truncation_cutoff=DEFAULT):
         return None
     cutoff = int(truncation_cutoff)
     if cutoff < 0:
-        raise ValueError(f"truncation cutoff must be >= 0; received {cutoff}.")
+        raise ConfigError(f"truncation cutoff must be >= 0; received {cutoff}.")
     return cutoff
 
 

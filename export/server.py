@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keras_stylegan.errors import NetworkFileError
 from keras_stylegan.export import rest
 from keras_stylegan.export.rest import RestError, SignatureSpec, TensorInfo
 
@@ -236,7 +237,7 @@ class ModelRepository:
         base_path = os.path.abspath(base_path)
         if os.path.isfile(base_path):
             if not base_path.endswith(".tflite"):
-                raise ValueError(f"{base_path} is a file but not a .tflite model")
+                raise NetworkFileError(f"{base_path} is a file but not a .tflite model")
             name = model_name or _sanitize(os.path.splitext(os.path.basename(base_path))[0])
             repo._add(name, 1, lambda: TFLiteServable(name, 1, base_path, num_threads), warm_up)
             return repo

@@ -42,6 +42,7 @@ from keras_stylegan.export.savedmodel import GraphFunctions
 from keras_stylegan.legacy.precision import as_fp32, num_fp16_res
 from keras_stylegan.networks.generator import DEFAULT
 from keras_stylegan import files
+from keras_stylegan.errors import ConfigError, NetworkFileError
 
 QUANTIZE = (None, "float16", "dynamic")
 NOISE = ("const", "input")
@@ -51,7 +52,7 @@ NOISE_INPUT = re.compile(r"noise_(\d+)")
 
 def _check(name, value, choices):
     if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}; received {value!r}.")
+        raise ConfigError(f"{name} must be one of {choices}; received {value!r}.")
     return value
 
 
@@ -77,7 +78,7 @@ def convert(G, batch=1, quantize=None, noise="const", truncation_cutoff=DEFAULT)
     _check("noise", noise, NOISE)
     batch = int(batch)
     if batch < 1:
-        raise ValueError(f"batch must be >= 1; received {batch}.")
+        raise ConfigError(f"batch must be >= 1; received {batch}.")
     f = GraphFunctions(G, truncation_cutoff, fused_modconv=False)
     specs = [tf.TensorSpec([batch, G.z_dim], tf.float32, name="z")]
     if G.label_size:
@@ -256,8 +257,13 @@ def make_interpreter(model_path=None, model_content=None, num_threads=None):
     except ImportError as e:
         raise ImportError(
             "Running .tflite models needs LiteRT: pip install ai-edge-litert") from e
-    return Interpreter(model_path=model_path, model_content=model_content,
-                       num_threads=num_threads)
+    try:
+        return Interpreter(model_path=model_path, model_content=model_content,
+                           num_threads=num_threads)
+    except ValueError as e:  # LiteRT's error for a file that is not a valid model
+        raise NetworkFileError(f"{model_path or 'the model'} is not a valid .tflite "
+                               f"model ({e}); export one with `keras-stylegan export "
+                               "--format tflite`.") from None
 
 
 class TFLiteGenerator:
@@ -276,8 +282,8 @@ class TFLiteGenerator:
         self.interpreter = make_interpreter(model_path, model_content, num_threads)
         sigs = self.interpreter.get_signature_list()
         if SIGNATURE not in sigs:
-            raise ValueError(f"{model_path or 'the model'} has no '{SIGNATURE}' signature; "
-                             "export it with `keras-stylegan export --format tflite`.")
+            raise NetworkFileError(f"{model_path or 'the model'} has no '{SIGNATURE}' signature; "
+                                   "export it with `keras-stylegan export --format tflite`.")
         self.runner = self.interpreter.get_signature_runner(SIGNATURE)
         self.inputs = {k: (tuple(int(d) for d in v["shape"]), np.dtype(v["dtype"]))
                        for k, v in self.runner.get_input_details().items()}
@@ -285,8 +291,8 @@ class TFLiteGenerator:
                         for k, v in self.runner.get_output_details().items()}
         for key in ("z", "truncation_psi"):
             if key not in self.inputs:
-                raise ValueError(f"{model_path or 'the model'} is not a keras-stylegan "
-                                 f"generator: it has no input {key!r}.")
+                raise NetworkFileError(f"{model_path or 'the model'} is not a keras-stylegan "
+                                       f"generator: it has no input {key!r}.")
         self.batch = self.inputs["z"][0][0]
         self.z_dim = self.inputs["z"][0][1]
         self.label_size = self.inputs["labels"][0][1] if "labels" in self.inputs else 0

@@ -7,6 +7,7 @@ import os
 import keras
 
 from keras_stylegan import legacy, presets
+from keras_stylegan.errors import ConfigError, NetworkFileError
 from keras_stylegan.networks.generator import Generator
 
 
@@ -56,10 +57,20 @@ def load_generator(spec, which="Gs"):
     if not os.path.exists(spec):
         raise FileNotFoundError(f"No such network file: {spec}")
     if spec.endswith(".keras"):
-        model = keras.saving.load_model(spec, compile=False)
-        if not isinstance(model, Generator):
-            raise ValueError(f"{spec} holds a {type(model).__name__}, not a Generator.")
-        return model
+        return _load_keras(spec)
     if which not in ("G", "Gs"):
-        raise ValueError(f"which must be 'G' or 'Gs'; received {which!r}.")
+        raise ConfigError(f"which must be 'G' or 'Gs'; received {which!r}.")
     return legacy.load_network_pkl(spec, networks=(which,))[which]
+
+
+def _load_keras(path):
+    """The `Generator` saved in a `.keras` file (`NetworkFileError` if it holds none)."""
+    import zipfile
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except (ValueError, TypeError, KeyError, zipfile.BadZipFile) as e:
+        raise NetworkFileError(f"{path} is not a readable Keras generator file ({e}); pass "
+                               "a network-snapshot-*.keras written by keras-stylegan.") from e
+    if not isinstance(model, Generator):
+        raise NetworkFileError(f"{path} holds a {type(model).__name__}, not a Generator.")
+    return model

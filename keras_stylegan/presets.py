@@ -16,6 +16,8 @@ Example:
 
 import copy
 
+from keras_stylegan.errors import ConfigError
+
 from keras_stylegan.networks.generator import Generator
 from keras_stylegan.networks.registry import build_discriminator
 
@@ -86,7 +88,7 @@ PRESETS = {
 def get(name):
     """A deep copy of preset `name`'s config, with a clear error for unknown names."""
     if name not in PRESETS:
-        raise ValueError(f"Unknown preset {name!r}. Available: {', '.join(sorted(PRESETS))}.")
+        raise ConfigError(f"Unknown preset {name!r}. Available: {', '.join(sorted(PRESETS))}.")
     return copy.deepcopy(PRESETS[name])
 
 

@@ -51,6 +51,8 @@ Example:
 
 import numpy as np
 
+from keras_stylegan.errors import ConfigError
+
 SHAPES = ("circle", "square", "triangle", "diamond", "plus")
 COLORS = {
     "red": (220, 40, 40),
@@ -104,7 +106,7 @@ def _uniform(seed, indices, stream):
 def _check_indices(indices):
     indices = np.asarray(indices, np.int64).reshape(-1)
     if indices.size and indices.min() < 0:
-        raise ValueError(f"Built-in image indices must be >= 0. Received: {indices.min()}")
+        raise ConfigError(f"Built-in image indices must be >= 0. Received: {indices.min()}")
     return indices
 
 
@@ -117,8 +119,8 @@ def check_fixed(fixed):
     {'x': 0.5, 'shape': 1}
     """
     if fixed is not None and not isinstance(fixed, dict):
-        raise ValueError("Fixed built-in factors must be a dict {factor: value}, e.g. "
-                         f'{{"x": 0.5, "y": 0.5}}. Received: {fixed!r}')
+        raise ConfigError("Fixed built-in factors must be a dict {factor: value}, e.g. "
+                          f'{{"x": 0.5, "y": 0.5}}. Received: {fixed!r}')
     out = {}
     for name, value in (fixed or {}).items():
         if name in CATEGORICAL:
@@ -127,12 +129,12 @@ def check_fixed(fixed):
             lo, hi = CONTINUOUS[name]
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
                     or not lo <= float(value) <= hi:
-                raise ValueError(f"Fixed built-in factor {name}={value!r} must be a number in "
-                                 f"[{lo}, {hi}] (fractions of the image side).")
+                raise ConfigError(f"Fixed built-in factor {name}={value!r} must be a number in "
+                                  f"[{lo}, {hi}] (fractions of the image side).")
             out[name] = float(value)
         else:
-            raise ValueError(f"Cannot fix unknown built-in factor {name!r}: choose from "
-                             f"{', '.join(FACTOR_NAMES)} (e.g. {{'x': 0.5, 'y': 0.5}}).")
+            raise ConfigError(f"Cannot fix unknown built-in factor {name!r}: choose from "
+                              f"{', '.join(FACTOR_NAMES)} (e.g. {{'x': 0.5, 'y': 0.5}}).")
     return out
 
 
@@ -143,8 +145,8 @@ def _category_index(name, value):
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool) \
             and 0 <= value < len(values):
         return int(value)
-    raise ValueError(f"Fixed built-in factor {name}={value!r} must be one of "
-                     f"{', '.join(values)} (or its index 0-{len(values) - 1}).")
+    raise ConfigError(f"Fixed built-in factor {name}={value!r} must be one of "
+                      f"{', '.join(values)} (or its index 0-{len(values) - 1}).")
 
 
 def sample_factors(indices, seed=0, fixed=None):
@@ -188,8 +190,8 @@ def check_factor_names(names):
         names = [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in names if n not in FACTOR_NAMES]
     if unknown or not names:
-        raise ValueError(f"Unknown built-in label factor(s) {unknown or list(names)}: choose "
-                         f"from {', '.join(FACTOR_NAMES)} (e.g. 'shape' or 'shape,color').")
+        raise ConfigError(f"Unknown built-in label factor(s) {unknown or list(names)}: choose "
+                          f"from {', '.join(FACTOR_NAMES)} (e.g. 'shape' or 'shape,color').")
     return tuple(n for n in FACTOR_NAMES if n in names)
 
 
@@ -250,14 +252,14 @@ def _shape_sdf(shape_id, px, py, s):
         horizontal = np.maximum(np.abs(px) - s, np.abs(py) - arm)
         vertical = np.maximum(np.abs(px) - arm, np.abs(py) - s)
         return np.minimum(horizontal, vertical)
-    raise ValueError(f"Unknown shape id {shape_id}.")
+    raise ConfigError(f"Unknown shape id {shape_id}.")
 
 
 def _check_resolution(resolution):
     if not (isinstance(resolution, (int, np.integer)) and 4 <= resolution <= 1024
             and resolution & (resolution - 1) == 0):
-        raise ValueError("Built-in dataset resolution must be a power of two in [4, 1024]. "
-                         f"Received: resolution={resolution!r}")
+        raise ConfigError("Built-in dataset resolution must be a power of two in [4, 1024]. "
+                          f"Received: resolution={resolution!r}")
     return int(resolution)
 
 
@@ -306,8 +308,8 @@ class BuiltinShapes:
 
     def __init__(self, num_images=DEFAULT_NUM_IMAGES, seed=0, fixed=None):
         if int(num_images) <= 0:
-            raise ValueError("The built-in dataset needs num_images > 0 (use 'builtin:N'). "
-                             f"Received: num_images={num_images}")
+            raise ConfigError("The built-in dataset needs num_images > 0 (use 'builtin:N'). "
+                              f"Received: num_images={num_images}")
         self.num_images = int(num_images)
         self.seed = int(seed)
         self.fixed = check_fixed(fixed)

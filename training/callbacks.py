@@ -65,18 +65,24 @@ def format_time(seconds):
 class ProgressLogger(keras.callbacks.Callback):
     """Prints kimg, lod, resolution, s/kimg, ETA and losses every `tick_kimg`.
 
-    Lines also go to `log_path` (the run's `log.txt`) when given.
+    Lines also go to `log_path` (the run's `log.txt`) when given. Tick N is the
+    N-th multiple of `tick_kimg` reached, so numbers go on after a resume. Every
+    `model.fit` call (one per level) first traces and compiles its step: the
+    time up to the end of its first batch is left out of s/kimg and the ETA
+    (the `time` column still counts it).
     """
 
     def __init__(self, total_kimg, tick_kimg, start_kimg=0.0, log_path=None, print_fn=print):
         super().__init__()
         self.total_kimg = float(total_kimg)
+        self.every = float(tick_kimg)
         self.trigger = KimgTrigger(tick_kimg, start_kimg)
         self.log_path = log_path
         self.print_fn = print_fn
-        self.start_time = self.tick_time = time.time()
-        self.tick_kimg = float(start_kimg)
-        self.tick = 0
+        self.start_time = self.tick_time = self.last_time = time.time()
+        self.tick_kimg = self.last_kimg = float(start_kimg)
+        self.sec_per_kimg = None
+        self.compiling = True
 
     def write(self, line):
         self.print_fn(line, flush=True) if self.print_fn is print else self.print_fn(line)
@@ -84,19 +90,30 @@ class ProgressLogger(keras.callbacks.Callback):
             with open(self.log_path, "a", encoding="utf-8") as f:
                 f.write(line + "\n")
 
+    def on_train_begin(self, logs=None):
+        self.compiling = True  # a new fit: its first batch includes the compile
+
     def on_train_batch_end(self, batch, logs=None):
         kimg = log_value(logs, "kimg")
-        if kimg is None or not self.trigger(kimg):
+        if kimg is None:
             return
         now = time.time()
-        sec_per_kimg = (now - self.tick_time) / max(kimg - self.tick_kimg, 1e-9)
-        eta = max(self.total_kimg - kimg, 0.0) * sec_per_kimg
-        self.tick += 1
+        if self.compiling:  # leave the compile (and its batch) out of the rate
+            self.compiling = False
+            self.tick_time += now - self.last_time
+            self.tick_kimg += kimg - self.last_kimg
+        self.last_time, self.last_kimg = now, kimg
+        if not self.trigger(kimg):
+            return
+        if kimg - self.tick_kimg > 1e-9 or self.sec_per_kimg is None:
+            self.sec_per_kimg = (now - self.tick_time) / max(kimg - self.tick_kimg, 1e-9)
+        eta = max(self.total_kimg - kimg, 0.0) * self.sec_per_kimg
+        tick = int(math.floor(kimg / self.every + 1e-9))
         res = getattr(self.model, "resolution", None)
         self.write(
-            f"tick {self.tick:<4d} kimg {kimg:<8.2f} lod {log_value(logs, 'lod'):<5.2f} "
+            f"tick {tick:<4d} kimg {kimg:<8.2f} lod {log_value(logs, 'lod'):<5.2f} "
             f"res {res:<4} time {format_time(now - self.start_time):<9} "
-            f"s/kimg {sec_per_kimg:<7.2f} ETA {format_time(eta):<9} "
+            f"s/kimg {self.sec_per_kimg:<7.2f} ETA {format_time(eta):<9} "
             f"G {log_value(logs, 'G_loss'):.3f} D {log_value(logs, 'D_loss'):.3f}")
         self.tick_time, self.tick_kimg = now, kimg
 

@@ -17,7 +17,9 @@ Example:
 """
 
 import copy
+import json
 
+from keras_stylegan.errors import ConfigError
 from keras_stylegan.training import rules
 
 # NVIDIA StyleGAN1 train.py: global minibatch per resolution by GPU count.
@@ -179,29 +181,82 @@ for _res in (256, 512, 1024):
         description=f"StyleGAN2 config-f at {_res}x{_res} (dataset resized if larger).")
 
 
+# What a key accepts when its default is None ("automatic", None also accepted) or
+# not enough; other keys accept the type of their default (a number: any number).
+KEY_TYPES = dict(resolution=int, use_labels=(bool, str), max_images=int,
+                 lod_initial_resolution=int, minibatch_base=int, D_reg_interval=int,
+                 G_reg_interval=int, pl_batch_shrink=int, seed=int, steps_per_execution=int,
+                 log_steps=int, keep_checkpoints=int, grid_scale=int, grid_seed=int,
+                          builtin_fixed=dict, minibatch_by_replicas=str, ema_rampup=float,
+                          tick_kimg=float, checkpoint_kimg=float)
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number",
+               str: "a string", dict: "a JSON object {...}", list: "a JSON list [...]"}
+
+
+def _accepts(kind, value):
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def check_value(key, value):
+    """Raises `ConfigError` naming `key` unless `value` has the type the key takes.
+
+    >>> check_value("r1_gamma", 5)
+    >>> check_value("r1_gamma", "abc")
+    Traceback (most recent call last):
+    ...
+    keras_stylegan.errors.ConfigError: Config key 'r1_gamma' takes a number; received 'abc' (e.g. --set r1_gamma=10.0).
+    """
+    if key not in DEFAULTS:
+        raise ConfigError(f"Unknown config key {key!r}. Known keys: "
+                          f"{', '.join(sorted(DEFAULTS))}.")
+    default = DEFAULTS[key]
+    if default is None and value is None:
+        return
+    kinds = KEY_TYPES.get(key) or (float if type(default) in (int, float) else type(default))
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if not any(_accepts(kind, value) for kind in kinds):
+        expected = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+        example = json.dumps(default if default is not None else EXAMPLES.get(key),
+                             separators=(",", ":"))
+        raise ConfigError(f"Config key {key!r} takes {expected}"
+                          f"{' or null' if default is None else ''}; received {value!r} "
+                          f"(e.g. --set {key}={example}).")
+
+
+EXAMPLES = dict(resolution=256, use_labels=True, max_images=1000, builtin_fixed={"x": 0.5},
+                minibatch_by_replicas="paper", ema_rampup=0.05, tick_kimg=4.0,
+                checkpoint_kimg=50.0)
+
+
 def get(name, **overrides):
     """The config `name` on top of `DEFAULTS`, with `overrides` (unknown keys rejected)."""
     if name not in CONFIGS:
-        raise ValueError(f"Unknown training config {name!r}. Available: "
-                         f"{', '.join(sorted(CONFIGS))}.")
+        raise ConfigError(f"Unknown training config {name!r}. Available: "
+                          f"{', '.join(sorted(CONFIGS))}.")
     cfg = copy.deepcopy(DEFAULTS)
     cfg.update(copy.deepcopy(CONFIGS[name]))
     cfg["config"] = name
     for key, value in overrides.items():
-        if key not in DEFAULTS:
-            raise ValueError(f"Unknown config key {key!r}. Known keys: {', '.join(sorted(DEFAULTS))}.")
+        check_value(key, value)
         cfg[key] = copy.deepcopy(value)
     return cfg
 
 
 def _check_family(cfg):
     from keras_stylegan.networks.common import check_family
-    family = check_family(cfg["family"])
+    try:
+        family = check_family(cfg["family"])
+    except ValueError as e:
+        raise ConfigError(f"Config key 'family': {e}") from None
     rules.check_growing(family, cfg["progressive"])
     if family == "stylegan2" and cfg["mixed_precision"]:
-        raise ValueError("--mixed-precision is for StyleGAN1. StyleGAN2 runs its highest "
-                         "resolutions in float16 with G_kwargs/D_kwargs num_fp16_res and "
-                         "conv_clamp (as NVIDIA's ADA code) instead.")
+        raise ConfigError("--mixed-precision is for StyleGAN1. StyleGAN2 runs its highest "
+                          "resolutions in float16 with G_kwargs/D_kwargs num_fp16_res and "
+                          "conv_clamp (as NVIDIA's ADA code) instead.")
     lazy = (rules.is_lazy(cfg["D_reg_interval"], cfg["r1_gamma"])
             or rules.is_lazy(cfg["G_reg_interval"], cfg["pl_weight"]))
     rules.check_steps_per_execution(cfg["steps_per_execution"], lazy)
@@ -220,6 +275,8 @@ def resolve(cfg, resolution, num_channels, label_size, num_replicas):
     and `checkpoint_kimg` when None.
     """
     cfg = copy.deepcopy(cfg)
+    for key in DEFAULTS:
+        check_value(key, cfg.get(key, DEFAULTS[key]))
     _check_family(cfg)
     cfg.update(resolution=int(resolution), num_channels=int(num_channels),
                label_size=int(label_size), num_replicas=int(num_replicas))
@@ -230,7 +287,7 @@ def resolve(cfg, resolution, num_channels, label_size, num_replicas):
         cfg["minibatch_base"] = base * scale
         cfg["minibatch_dict"] = {r: mb * scale for r, mb in table.items()}
     elif cfg["minibatch_by_replicas"] is not None:
-        raise ValueError("minibatch_by_replicas must be None or 'paper'.")
+        raise ConfigError("minibatch_by_replicas must be None or 'paper'.")
     for key in ("minibatch_dict", "G_lrate_dict", "D_lrate_dict"):
         cfg[key] = {str(k): v for k, v in _int_keys(cfg[key]).items()}
     if cfg["tick_kimg"] is None:
@@ -238,11 +295,11 @@ def resolve(cfg, resolution, num_channels, label_size, num_replicas):
     if cfg["checkpoint_kimg"] is None:
         cfg["checkpoint_kimg"] = cfg["snap_kimg"]
     if not float(cfg["total_kimg"]) > 0:
-        raise ValueError(f"total_kimg (--kimg) must be > 0; received {cfg['total_kimg']!r}.")
+        raise ConfigError(f"total_kimg (--kimg) must be > 0; received {cfg['total_kimg']!r}.")
     from keras_stylegan.training.losses import check_loss
     check_loss(cfg["loss"])
     if not (isinstance(cfg["grid_size"], (list, tuple)) and len(cfg["grid_size"]) == 2):
-        raise ValueError(f"grid_size must be [columns, rows]; received {cfg['grid_size']!r}.")
+        raise ConfigError(f"grid_size must be [columns, rows]; received {cfg['grid_size']!r}.")
     return cfg
 
 

@@ -17,6 +17,8 @@ import os
 
 import tensorflow as tf
 
+from keras_stylegan.errors import ConfigError
+
 
 def tf_config():
     """The parsed `TF_CONFIG` environment variable, or None."""
@@ -26,7 +28,7 @@ def tf_config():
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise ValueError(f"TF_CONFIG is not valid JSON: {e}") from None
+        raise ConfigError(f"TF_CONFIG is not valid JSON: {e}") from None
 
 
 def is_multi_worker():
@@ -68,10 +70,10 @@ def make_strategy(gpus=None, cpu_replicas=None, steps_per_execution=1):
     """
     if is_multi_worker():
         if cpu_replicas:
-            raise ValueError("--cpu-replicas cannot be combined with TF_CONFIG (multi-worker).")
+            raise ConfigError("--cpu-replicas cannot be combined with TF_CONFIG (multi-worker).")
         if steps_per_execution > 1:
-            raise ValueError("steps_per_execution > 1 is not supported with "
-                             "MultiWorkerMirroredStrategy (TF_CONFIG); use 1.")
+            raise ConfigError("steps_per_execution > 1 is not supported with "
+                              "MultiWorkerMirroredStrategy (TF_CONFIG); use 1.")
         return tf.distribute.MultiWorkerMirroredStrategy()
     if cpu_replicas and int(cpu_replicas) > 1:
         split_cpu(int(cpu_replicas))
@@ -81,7 +83,7 @@ def make_strategy(gpus=None, cpu_replicas=None, steps_per_execution=1):
     visible = tf.config.list_physical_devices("GPU")
     n = len(visible) if gpus is None else int(gpus)
     if n < 0 or n > len(visible):
-        raise ValueError(f"--gpus {gpus}: {len(visible)} GPU(s) visible.")
+        raise ConfigError(f"--gpus {gpus}: {len(visible)} GPU(s) visible.")
     if n == 0 and visible:
         tf.config.set_visible_devices([], "GPU")
     if n <= 1:

@@ -44,6 +44,7 @@ import collections
 import keras
 import numpy as np
 import tensorflow as tf
+from keras_stylegan.errors import ConfigError
 from keras_stylegan.training import losses, rules
 from keras_stylegan.training.schedule import min_lod_for_resolution
 
@@ -145,9 +146,9 @@ class StyleGAN(keras.Model):
         self.pl_weight, self.pl_decay = float(pl_weight), float(pl_decay)
         self.pl_batch_shrink = int(pl_batch_shrink)
         if self.D_reg_interval < 1 or self.G_reg_interval < 1 or self.pl_batch_shrink < 1:
-            raise ValueError("D_reg_interval, G_reg_interval and pl_batch_shrink must be >= 1.")
+            raise ConfigError("D_reg_interval, G_reg_interval and pl_batch_shrink must be >= 1.")
         if self.D_reg_interval > 1 and self.loss_name != "r1":
-            raise ValueError("Lazy regularization (D_reg_interval > 1) needs loss 'r1'.")
+            raise ConfigError("Lazy regularization (D_reg_interval > 1) needs loss 'r1'.")
         self.d_lazy = rules.is_lazy(self.D_reg_interval, self.r1_gamma)
         self.g_lazy = rules.is_lazy(self.G_reg_interval, self.pl_weight)
 

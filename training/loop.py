@@ -27,6 +27,7 @@ import time
 
 import keras
 import numpy as np
+from keras_stylegan.errors import ConfigError
 from keras_stylegan.training import configs as configs_lib
 from keras_stylegan.training import distribute, rules
 
@@ -76,8 +77,12 @@ def build_networks(cfg, policy):
     from keras_stylegan.networks.registry import build_discriminator
     common = dict(resolution=cfg["resolution"], num_channels=cfg["num_channels"],
                   label_size=cfg["label_size"])
-    G = Generator(family=cfg["family"], name="G", **common, **cfg["G_kwargs"])
-    D = build_discriminator(family=cfg["family"], name="D", **common, **cfg["D_kwargs"])
+    try:  # the kwargs come from the user's config (--set G_kwargs=...)
+        G = Generator(family=cfg["family"], name="G", **common, **cfg["G_kwargs"])
+        D = build_discriminator(family=cfg["family"], name="D", **common, **cfg["D_kwargs"])
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"Cannot build the networks of this config (G_kwargs/D_kwargs, "
+                          f"family {cfg['family']!r}): {e}") from e
     if policy != "float32":
         keras.config.set_dtype_policy("float32")
     try:
@@ -155,7 +160,7 @@ class Run:
         per_replica = seg.minibatch // cfg["num_replicas"]
         group = int(cfg["D_kwargs"].get("mbstd_group_size", 4) or 0)
         if group > 1 and per_replica % min(group, per_replica):
-            raise ValueError(
+            raise ConfigError(
                 f"The per-replica minibatch at {seg.resolution} px is {per_replica}, not a "
                 f"multiple of the minibatch-stddev group size {group}: change "
                 "minibatch_base/minibatch_dict or the number of GPUs.")
@@ -169,8 +174,15 @@ class Run:
             remove_leftovers(self.run_dir, os.path.join(self.run_dir, CHECKPOINT_DIR))
 
     def restore(self, resume="auto"):
-        """Restores the newest checkpoint of the run directory (see `train`)."""
+        """Restores the newest checkpoint of the run directory (see `train`).
+
+        Under several workers every worker restores the chief's checkpoint, so
+        they must all see the same one (a shared run directory): checked first,
+        with a collective, else every worker stops with `ResumeError`.
+        """
         latest = tf_latest_checkpoint(os.path.join(self.run_dir, CHECKPOINT_DIR))
+        if self.multi_worker:
+            self._check_workers_agree(latest)
         if latest is None:
             if resume is True:
                 raise ResumeError(f"--resume: no checkpoint in {self.run_dir}/{CHECKPOINT_DIR}.")
@@ -182,6 +194,22 @@ class Run:
         self.checkpoint.restore(latest).assert_existing_objects_matched()
         self.resumed_from = latest
         return latest
+
+    def _check_workers_agree(self, latest):
+        """Every worker's newest checkpoint number (-1: none), gathered from all
+        replicas; `ResumeError` on every worker unless they are all equal."""
+        seen = gather_from_workers(self.strategy, checkpoint_number(latest))
+        if len(set(seen)) > 1:
+            described = ", ".join(f"ckpt-{n}" if n >= 0 else "no checkpoint"
+                                  for n in sorted(set(seen), reverse=True))
+            raise ResumeError(
+                f"The workers see different checkpoints in {self.run_dir}/{CHECKPOINT_DIR} "
+                f"({described}; this worker, task {self.task_index}: "
+                f"{os.path.basename(latest) if latest else 'none'}). A multi-worker run "
+                "needs one run directory shared by every worker (the same --outdir on a "
+                "shared file system such as NFS or GCS): every worker resumes from the "
+                "chief's checkpoint. Share the folder, or copy the chief's checkpoints/ "
+                "to every worker's --outdir, and run the command again.")
 
     def write_config(self):
         if self.is_chief:
@@ -318,6 +346,32 @@ def make_checkpoint(gan):
         num_steps=gan.num_steps, pl_mean=gan.pl_mean, last_reg=gan.last_reg)
 
 
+def checkpoint_number(path):
+    """N of a `.../ckpt-N` checkpoint prefix; -1 for None.
+
+    >>> checkpoint_number("runs/x/checkpoints/ckpt-64"), checkpoint_number(None)
+    (64, -1)
+    """
+    if path is None:
+        return -1
+    return int(os.path.basename(path).rsplit("-", 1)[1])
+
+
+def gather_from_workers(strategy, value):
+    """The int `value` of every replica of `strategy` (a collective: every worker
+    must call it), as a list."""
+    import tensorflow as tf
+
+    @tf.function
+    def gather():
+        def replica_fn():
+            ctx = tf.distribute.get_replica_context()
+            return ctx.all_gather(tf.constant([int(value)], tf.int64), axis=0)
+        return strategy.run(replica_fn)
+    local = strategy.experimental_local_results(gather())[0]
+    return [int(v) for v in local.numpy()]
+
+
 def tf_latest_checkpoint(directory):
     import tensorflow as tf
     if not os.path.isdir(directory):
@@ -358,17 +412,41 @@ def train(cfg, run_dir, resume="auto", dataset=None, gpus=None, cpu_replicas=Non
             True requires one.
     """
     run = prepare(cfg, run_dir, dataset, gpus, cpu_replicas, print_fn)
+    created = not os.path.exists(run.run_dir)
     os.makedirs(run.run_dir, exist_ok=True)
-    run.remove_leftovers()
-    run.build()
-    latest = run.restore(resume)
-    run.write_config()
-    if latest:
-        run._log(f"Resuming from {latest} at {int(run.gan.cur_nimg.numpy()) / 1000:.2f} kimg")
-    run._log(f"Training {run.cfg['resolution']}x{run.cfg['resolution']} on "
-             f"{run.dataset.name} ({run.dataset.num_images} images) with {run.cfg['strategy']}, "
-             f"{run.policy}, to {run.cfg['total_kimg']} kimg")
     try:
+        run.remove_leftovers()
+        run.build()
+        latest = run.restore(resume)
+        run.write_config()
+        if latest:
+            run._log(f"Resuming from {latest} at "
+                     f"{int(run.gan.cur_nimg.numpy()) / 1000:.2f} kimg")
+        run._log(f"Training {run.cfg['resolution']}x{run.cfg['resolution']} on "
+                 f"{run.dataset.name} ({run.dataset.num_images} images) with "
+                 f"{run.cfg['strategy']}, {run.policy}, to {run.cfg['total_kimg']} kimg")
         return run.fit()
+    except BaseException:
+        if created:
+            remove_empty_tree(run.run_dir)
+        raise
     finally:
         keras.config.set_dtype_policy("float32")
+
+
+def remove_empty_tree(path):
+    """Removes `path` if it holds no files (only empty folders): what a run that
+    failed before writing anything leaves behind. Returns True if removed."""
+    for root, dirs, names in os.walk(path, topdown=False):
+        if names:
+            return False
+        for d in dirs:
+            try:
+                os.rmdir(os.path.join(root, d))
+            except OSError:  # not empty (a file appeared) or not ours to remove
+                return False
+    try:
+        os.rmdir(path)
+    except OSError:
+        return False
+    return True

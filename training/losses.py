@@ -12,12 +12,14 @@ gradient with an inner tape and undoes loss scaling (mixed precision) there.
 
 import tensorflow as tf
 
+from keras_stylegan.errors import ConfigError
+
 LOSSES = ("r1", "wgan-gp")
 
 
 def check_loss(name):
     if name not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}; received {name!r}.")
+        raise ConfigError(f"loss must be one of {LOSSES}; received {name!r}.")
     return name
 
 

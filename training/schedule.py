@@ -25,6 +25,8 @@ import math
 
 import numpy as np
 
+from keras_stylegan.errors import ConfigError
+
 
 @dataclasses.dataclass(frozen=True)
 class Segment:
@@ -78,21 +80,21 @@ class Schedule:
         self.resolution = int(resolution)
         self.resolution_log2 = int(round(math.log2(self.resolution)))
         if 2 ** self.resolution_log2 != self.resolution:
-            raise ValueError(f"resolution must be a power of two; received {resolution}.")
+            raise ConfigError(f"resolution must be a power of two; received {resolution}.")
         self.progressive = bool(progressive)
         init = int(lod_initial_resolution)
         if init < 4 or init & (init - 1) or init > self.resolution:
-            raise ValueError(
+            raise ConfigError(
                 f"lod_initial_resolution must be a power of two in [4, {self.resolution}]; "
                 f"received {lod_initial_resolution}.")
         self.lod_initial_resolution = init
         self.training_kimg = float(lod_training_kimg)
         self.transition_kimg = float(lod_transition_kimg)
         if self.training_kimg < 0 or self.transition_kimg < 0:
-            raise ValueError("lod_training_kimg and lod_transition_kimg must be >= 0.")
+            raise ConfigError("lod_training_kimg and lod_transition_kimg must be >= 0.")
         if self.progressive and self.training_kimg + self.transition_kimg <= 0:
-            raise ValueError("Progressive growing needs lod_training_kimg + "
-                             "lod_transition_kimg > 0; use progressive=False instead.")
+            raise ConfigError("Progressive growing needs lod_training_kimg + "
+                              "lod_transition_kimg > 0; use progressive=False instead.")
         self.minibatch_base = int(minibatch_base)
         self.minibatch_dict = {int(k): int(v) for k, v in (minibatch_dict or {}).items()}
         self.G_lrate_base, self.D_lrate_base = float(G_lrate_base), float(D_lrate_base)
@@ -125,7 +127,7 @@ class Schedule:
         mb = self.minibatch_dict.get(resolution, self.minibatch_base)
         mb -= mb % self.num_replicas
         if mb <= 0:
-            raise ValueError(
+            raise ConfigError(
                 f"The minibatch at {resolution} px is smaller than the number of replicas "
                 f"({self.num_replicas}); raise minibatch_base / minibatch_dict.")
         return mb
@@ -190,7 +192,7 @@ class Schedule:
             if seg.start_nimg <= nimg < seg.end_nimg:
                 done, rem = divmod(nimg - seg.start_nimg, seg.minibatch)
                 if rem:
-                    raise ValueError(
+                    raise ConfigError(
                         f"The checkpoint at {nimg} images does not fall on a minibatch of "
                         f"this schedule (segment at {seg.resolution} px starts at "
                         f"{seg.start_nimg}, minibatch {seg.minibatch}): the schedule "

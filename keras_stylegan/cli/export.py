@@ -71,7 +71,8 @@ def _cutoff(text):
 
 
 def run(args):
-    from keras_stylegan.cli.errors import CommandError
+    from keras_stylegan.cli.errors import CommandError, require_tensorflow_backend
+    require_tensorflow_backend("export")
     from keras_stylegan.export.savedmodel import check_name
 
     check_name(args.name)
@@ -95,9 +96,14 @@ def run(args):
         from keras_stylegan.export.savedmodel import resolve_version
         resolve_version(os.path.join(args.out, args.name), args.version)
 
+    from keras_stylegan.cli.progress import Steps
     from keras_stylegan.loading import load_generator
+    tflite = args.format != "savedmodel"
+    steps = Steps("export", 3 if tflite and not args.no_check else 2)
+    steps.step(f"loading {args.network}")
     G = load_generator(args.network)
     if args.format == "savedmodel":
+        steps.step("tracing and writing the SavedModel")
         from keras_stylegan.export.savedmodel import export_savedmodel
         fused = args.fused_modconv == "yes"
         path = export_savedmodel(G, args.out, name=args.name, version=args.version,
@@ -108,6 +114,7 @@ def run(args):
     else:
         from keras_stylegan.export.tflite import export_tflite
         quantize = None if args.quantize == "none" else args.quantize
+        steps.step("converting to TFLite")
         path = export_tflite(G, args.out, name=args.name, version=args.version,
                              batch=args.batch, quantize=quantize, noise=args.noise,
                              truncation_cutoff=cutoff)
@@ -115,6 +122,7 @@ def run(args):
               f"{args.quantize if quantize else 'float32'}, noise {args.noise})")
         if not args.no_check:
             from keras_stylegan.export.tflite import psnr_vs_generator
+            steps.step("checking the .tflite against the Keras generator")
             db = psnr_vs_generator(G, model_path=path)
             print(f"Check: PSNR vs the Keras generator on 4 samples: {db:.1f} dB")
             if not db >= MIN_PSNR_WARNING:

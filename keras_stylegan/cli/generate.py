@@ -35,7 +35,10 @@ def run(args):
     from keras_stylegan.cli.errors import CommandError
     from keras_stylegan.generate import parse_seeds
 
-    seeds = parse_seeds(args.seeds)
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError as e:
+        raise CommandError(f"--seeds: {e}") from None
     if args.batch < 1:
         raise CommandError("--batch must be >= 1")
     if args.grid_scale < 1:
@@ -57,7 +60,11 @@ def _keras_images(args, seeds):
     cutoff = DEFAULT if args.trunc_cutoff is None else args.trunc_cutoff
     gen = ImageGenerator(G, truncation_psi=args.trunc, truncation_cutoff=cutoff,
                          noise_mode=args.noise_mode)
-    return names, gen.from_seeds(plan_seeds, labels=labels, batch_size=args.batch)
+
+    def draw(i, j):
+        return gen.from_seeds(plan_seeds[i:j], labels=None if labels is None else labels[i:j],
+                              batch_size=args.batch)
+    return names, in_chunks(len(plan_seeds), args.batch, draw)
 
 
 def _tflite_images(args, seeds):
@@ -82,9 +89,27 @@ def _tflite_images(args, seeds):
             f"{args.network} has the stored noise maps built in (exported with --noise "
             "const): use --noise-mode const, or re-export with --noise input")
     plan_seeds, labels, names = plan(args, seeds, gen.label_size)
-    z = latents_from_seeds(plan_seeds, gen.z_dim)
-    _, images = gen(z, truncation_psi=args.trunc, labels=labels, seeds=plan_seeds)
-    return names, images
+
+    def draw(i, j):
+        z = latents_from_seeds(plan_seeds[i:j], gen.z_dim)
+        return gen(z, truncation_psi=args.trunc, seeds=plan_seeds[i:j],
+                   labels=None if labels is None else labels[i:j])[1]
+    return names, in_chunks(len(plan_seeds), gen.batch * max(args.batch // gen.batch, 1), draw)
+
+
+def in_chunks(n, size, draw):
+    """`draw(i, j)` for consecutive ranges of `size` of `n` images, concatenated;
+    reports the images done on stderr."""
+    import numpy as np
+
+    from keras_stylegan.cli.progress import Progress
+    progress = Progress("generate", n, "images")
+    out = []
+    for i in range(0, n, size):
+        j = min(i + size, n)
+        out.append(draw(i, j))
+        progress.update(j)
+    return np.concatenate(out)
 
 
 def plan(args, seeds, label_size):

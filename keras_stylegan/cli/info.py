@@ -4,13 +4,16 @@ Examples:
   keras-stylegan info karras2019stylegan-ffhq-1024x1024.pkl
   keras-stylegan info network-snapshot-000000.pkl   (stylegan2-ada-pytorch / stylegan3)
   keras-stylegan info runs/demo/network-snapshot-000100.keras
+  keras-stylegan info runs/demo          (a training run: its newest snapshot)
 """
 
 import json
+import os
 
 
 def add_arguments(p):
-    p.add_argument("file", help="NVIDIA .pkl (TF1 or PyTorch) or .keras generator")
+    p.add_argument("file", help="NVIDIA .pkl (TF1 or PyTorch), .keras generator, or a "
+                   "training run directory (its newest network-snapshot-*.keras)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -42,8 +45,11 @@ def describe_keras(path):
 
 
 def run(args):
-    info = describe_keras(args.file) if args.file.endswith(".keras") else \
-        describe_pickle(args.file)
+    path = args.file
+    if os.path.isdir(path):
+        from keras_stylegan.loading import find_snapshot
+        path = find_snapshot(path)
+    info = describe_keras(path) if path.endswith(".keras") else describe_pickle(path)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return

@@ -16,13 +16,16 @@ Examples:
   tensorboard --logdir runs/demo/logs
 """
 
+import argparse
 import json
 
 
 def _kv(text):
-    if "=" not in text:
-        raise ValueError(f"--set expects KEY=VALUE; received {text!r}.")
-    key, value = text.split("=", 1)
+    """'KEY=VALUE' -> (KEY, VALUE parsed as JSON, else the string); the key and the
+    value's type are checked by `training.configs.get` (also under --dry-run)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expects KEY=VALUE; received {text!r}")
     try:
         value = json.loads(value)
     except json.JSONDecodeError:
@@ -117,6 +120,8 @@ def build_config(args):
 
 
 def run(args):
+    from keras_stylegan.cli.errors import require_tensorflow_backend
+    require_tensorflow_backend("train")
     from keras_stylegan.training import loop
 
     cfg = build_config(args)

@@ -58,6 +58,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from keras_stylegan.errors import ConfigError
 from keras_stylegan.training import builtin
 from keras_stylegan.training.data import images as image_ops
 from keras_stylegan.training.data.sources import BuiltinSource, DatasetError, FolderSource, ZipSource
@@ -93,8 +94,8 @@ def _parse_builtin(source):
     if source.startswith("builtin:"):
         count = source[len("builtin:"):]
         if not count.isdigit() or int(count) <= 0:
-            raise ValueError(f"Write the built-in dataset as 'builtin' or 'builtin:N' with "
-                             f"N > 0 images. Received: {source!r}")
+            raise DatasetError(f"Write the built-in dataset as 'builtin' or 'builtin:N' with "
+                               f"N > 0 images. Received: {source!r}")
         return int(count)
     return None
 
@@ -107,13 +108,13 @@ def _open_source(source, resolution, use_labels, max_images, label_file, builtin
             count = min(count, max_images)
         return BuiltinSource(count, resolution, use_labels, builtin_fixed)
     if builtin_fixed:
-        raise ValueError(f"builtin_fixed={builtin_fixed!r} holds built-in factors fixed, but "
-                         f"{source!r} is not the built-in dataset: remove it "
-                         "(--set builtin_fixed=null).")
+        raise DatasetError(f"builtin_fixed={builtin_fixed!r} holds built-in factors fixed, but "
+                           f"{source!r} is not the built-in dataset: remove it "
+                           "(--set builtin_fixed=null).")
     if use_labels not in (False, True, None):
-        raise ValueError(f"use_labels={use_labels!r} names built-in factors, but {source!r} is "
-                         "not the built-in dataset: use use_labels=True (--labels) to load its "
-                         "labels.")
+        raise DatasetError(f"use_labels={use_labels!r} names built-in factors, but {source!r} is "
+                           "not the built-in dataset: use use_labels=True (--labels) to load its "
+                           "labels.")
     if not os.path.exists(source):
         raise FileNotFoundError(
             f"Dataset source {source!r} does not exist. Expected 'builtin', 'builtin:N', a "
@@ -127,8 +128,8 @@ def _open_source(source, resolution, use_labels, max_images, label_file, builtin
         return FolderSource(source, resolution, use_labels, max_images, label_file)
     if source.lower().endswith(".zip"):
         return ZipSource(source, resolution, use_labels, max_images, label_file)
-    raise ValueError(f"Cannot read {source!r} as a dataset: expected a folder, a .zip, or a "
-                     "NAME-rNN.tfrecords file.")
+    raise DatasetError(f"Cannot read {source!r} as a dataset: expected a folder, a .zip, or a "
+                       "NAME-rNN.tfrecords file.")
 
 
 def open_dataset(source, resolution=None, use_labels=False, max_images=None, label_file=None,
@@ -165,7 +166,7 @@ def open_dataset(source, resolution=None, use_labels=False, max_images=None, lab
     5
     """
     if max_images is not None and int(max_images) <= 0:
-        raise ValueError(f"`max_images` must be > 0 or None. Received: max_images={max_images}")
+        raise ConfigError(f"`max_images` must be > 0 or None. Received: max_images={max_images}")
     if resolution is not None:
         resolution = image_ops.check_resolution(resolution)
     src = _open_source(os.path.expanduser(os.fspath(source)), resolution, use_labels,

@@ -7,6 +7,8 @@ pipelines; the NumPy ones are the references the writers and tests use.
 import numpy as np
 import tensorflow as tf
 
+from keras_stylegan.errors import ConfigError
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 MIN_RESOLUTION = 4
@@ -31,8 +33,8 @@ def check_resolution(resolution, name="resolution", maximum=None):
     """Returns `resolution` as int if it is a power of two in [4, maximum], else raises."""
     upper = maximum or MAX_RESOLUTION
     if not (is_power_of_two(resolution) and MIN_RESOLUTION <= resolution <= upper):
-        raise ValueError(f"`{name}` must be a power of two between {MIN_RESOLUTION} and "
-                         f"{upper}. Received: {name}={resolution!r}")
+        raise ConfigError(f"`{name}` must be a power of two between {MIN_RESOLUTION} and "
+                          f"{upper}. Received: {name}={resolution!r}")
     return int(resolution)
 
 

@@ -60,8 +60,8 @@ def find_tfrecords(path):
             return None
         if len(prefixes) > 1:
             raise DatasetError(f"{path} holds several TFRecords sets "
-                             f"({', '.join(map(os.path.basename, prefixes))}). "
-                             "Pass the path of one of their files instead.")
+                               f"({', '.join(map(os.path.basename, prefixes))}). "
+                               "Pass the path of one of their files instead.")
         prefix = prefixes[0]
     levels = {}
     for file in glob.glob(glob.escape(prefix) + "-r[0-9][0-9].tfrecords"):
@@ -113,8 +113,8 @@ class TFRecordsSource(Source):
         top = max(levels)
         self.resolution = image_ops.check_resolution(resolution or top)
         if self.resolution > top:
-            raise ValueError(f"{self.name} has TFRecords up to {top}x{top}; cannot give "
-                             f"resolution={self.resolution}. Use resolution<={top}.")
+            raise DatasetError(f"{self.name} has TFRecords up to {top}x{top}; cannot give "
+                               f"resolution={self.resolution}. Use resolution<={top}.")
         self._files = dict(levels)
         self._index = {}
         self._fds = {}
