@@ -40,6 +40,8 @@ USER_ERRORS = (
     ("keras_stylegan.legacy.unpickler", "LegacyFormatError"),  # and UnsafePickleError
     ("keras_stylegan.training.data.sources", "DatasetError"),
     ("keras_stylegan.training.loop", "ResumeError"),
+    ("keras_stylegan.metrics.weights", "WeightsFileError"),
+    ("keras_stylegan.metrics.torch_checkpoint", "CheckpointError"),
     ("builtins", "FileNotFoundError"),   # a missing input file or folder
     ("builtins", "FileExistsError"),     # e.g. an export version that exists
     ("builtins", "NotADirectoryError"),
