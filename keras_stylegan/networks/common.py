@@ -1,6 +1,7 @@
 """Helpers shared by every network: channel counts, resolution checks, config checks."""
 
 import contextlib
+import inspect
 import math
 
 import keras
@@ -29,12 +30,14 @@ def own_precision(cls):
     """
     init = cls.__init__
 
-    def __init__(self, **kwargs):  # keyword arguments only, as Keras' from_config
+    def __init__(self, *args, **kwargs):
         kwargs.setdefault("dtype", "float32")
         with global_dtype_policy("float32"):
-            init(self, **kwargs)
+            init(self, *args, **kwargs)
 
     __init__.__doc__, __init__.__qualname__ = init.__doc__, init.__qualname__
+    # The constructor's own signature, for help() and Keras' config capture.
+    __init__.__signature__ = inspect.signature(init)
     cls.__init__ = __init__
     cls.own_precision = True
     return cls
