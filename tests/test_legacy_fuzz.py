@@ -15,6 +15,9 @@ import pytest
 from conftest import LEGACY, legacy_fixture
 from helpers import guarded_load
 
+# About half a minute on 2 CPU cores: `make test` (CI) runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 FIXTURES = ["sg1_r32", "sg1_r32_cond", "sg1_r128", "sg2_r32_f", "sg2_r32_e_Gorig_Dorig",
             "sg2_r32_d_revised"]
 SEED, COUNT = 12, 500
