@@ -11,6 +11,9 @@ from helpers import tiny
 from keras_stylegan.training.gan import StyleGAN, lazy_ratio
 from keras_stylegan.training.schedule import Schedule
 
+# About 1.5 minutes on 2 CPU cores: `make test` (CI) runs it, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 BATCH = 8
 RES = 16
 SEED = 5
