@@ -60,9 +60,17 @@ class Case:
     fp16: bool = False
 
     def build(self):
+        """The object, built by a first call, with every weight set to seeded
+        random values (initial zeros, e.g. noise strengths or biases, would
+        hide a mis-wired weight)."""
         import keras
         keras.utils.set_random_seed(0)
-        return self.make()
+        obj = self.make()
+        self.run(obj)
+        rng = np.random.RandomState(1)
+        obj.set_weights([np.asarray(rng.randn(*np.shape(w)) * 0.5, np.float32)
+                         for w in obj.get_weights()])
+        return obj
 
     def run(self, obj):
         return _numpy(obj(*self.inputs(), **self.kwargs))

@@ -1,6 +1,5 @@
 """Each StyleGAN1 layer and op against a NumPy/SciPy reference or a second code path."""
 
-import keras
 import numpy as np
 import pytest
 import scipy.signal
@@ -218,18 +217,3 @@ def test_to_uint8_matches_nvidia_rounding():
     np.testing.assert_array_equal(sgops.to_uint8(x), ref)
     np.testing.assert_array_equal(sgops.to_uint8_tensor(x), ref)
     assert sgops.to_uint8(np.array([0.0])).tolist() == [128]
-
-
-@pytest.mark.parametrize("layer", [
-    common.EqualizedDense(4, lrmul=0.01, activation="lrelu"),
-    sg1.EqualizedConv2D(4, 3, up=True, fused_scale=True),
-    sg1.ToRGB(3), sg1.FromRGB(8), sg1.Blur([1, 3, 3, 1]), sg1.PixelNorm(),
-    common.NoiseInjection(per_channel=False), sg1.LayerEpilogue(use_pixel_norm=True),
-    common.ConstantInput(8), common.MinibatchStddev(2, 1), sg1.LodFadeIn(2), sg1.StyleMod(),
-], ids=lambda layer: type(layer).__name__)
-def test_get_config_round_trip(layer):
-    config = layer.get_config()
-    clone = type(layer).from_config(config)
-    assert clone.get_config() == config
-    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
-    assert type(restored) is type(layer)

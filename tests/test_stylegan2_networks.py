@@ -8,7 +8,6 @@ import pytest
 from conftest import load_fixture
 
 from keras_stylegan import legacy, presets
-from keras_stylegan.layers import sg2 as layers_sg2
 from keras_stylegan.networks import DiscriminatorSG2, Generator, SynthesisNetworkSG2, num_features
 
 RNG = np.random.RandomState(7)
@@ -169,27 +168,6 @@ def test_imported_networks_save_and_load(tiny_pair, tmp_path):
     G2 = keras.models.load_model(tmp_path / "gs.keras")
     np.testing.assert_array_equal(G2(ref["latents"], noise_mode="const"),
                                   Gs(ref["latents"], noise_mode="const"))
-
-
-@pytest.mark.parametrize("layer,inputs", [
-    (layers_sg2.ModulatedConv2D(4, 3, up=True, name="m"), "xw"),
-    (layers_sg2.StyledConv2D(4, 3, conv_clamp=2.0, name="s"), "xw"),
-    (layers_sg2.ModulatedToRGB(3, name="t"), "xw"),
-    (layers_sg2.ResampleConv2D(4, 3, down=True, activation="lrelu", name="r"), "x"),
-])
-def test_layer_get_config_round_trip(layer, inputs):
-    x, w = RNG.randn(2, 8, 8, 5).astype("float32"), RNG.randn(2, 6).astype("float32")
-    args = (x, w) if inputs == "xw" else (x,)
-    kwargs = dict(noise_mode="const") if isinstance(layer, layers_sg2.StyledConv2D) else {}
-    out = layer(*args, **kwargs)
-    randomize(layer)
-    out = np.asarray(layer(*args, **kwargs))
-    clone = type(layer).from_config(layer.get_config())
-    clone(*args, **kwargs)
-    clone.set_weights(layer.get_weights())
-    np.testing.assert_array_equal(clone(*args, **kwargs), out)
-    assert keras.saving.get_registered_object(
-        f"keras_stylegan>{type(layer).__name__}") is type(layer)
 
 
 # The non-fused form is exportable --------------------------------------------------
