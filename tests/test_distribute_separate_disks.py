@@ -3,17 +3,11 @@
 checkpoint, both stop with one clear error instead of dying in a collective
 ("Shape mismatch") or training from different states."""
 
-import json
 import os
-import subprocess
+import pathlib
 import sys
-import time
 
-import pytest
-
-from helpers.tiny import free_port
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers.workers import run_workers
 
 
 def _fake_checkpoint(folder, number):
@@ -28,32 +22,12 @@ def _fake_checkpoint(folder, number):
 def test_workers_that_see_different_checkpoints_refuse_to_resume(tmp_path):
     outdirs = [tmp_path / "chief-disk" / "run", tmp_path / "worker-disk" / "run"]
     _fake_checkpoint(outdirs[0] / "checkpoints", 32)
-    cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
-    procs, logs = [], []
-    try:
-        for index in range(2):
-            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
-                       PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                       TF_CONFIG=json.dumps({"cluster": cluster,
-                                             "task": {"type": "worker", "index": index}}))
-            logs.append(tmp_path / f"worker{index}.log")
-            with open(logs[-1], "w") as log:
-                procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "keras_stylegan.cli", "train", "--data", "builtin:64",
-                     "--config", "tiny", "--kimg", "0.064", "--outdir", str(outdirs[index])],
-                    env=env, stdout=log, stderr=log))
-        deadline = time.time() + 240
-        for p in procs:
-            p.wait(timeout=max(deadline - time.time(), 1))
-    except subprocess.TimeoutExpired:
-        pytest.fail("the workers did not stop within 240 s:\n" + logs[0].read_text()[-3000:])
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    commands = [[sys.executable, "-m", "keras_stylegan.cli", "train", "--data", "builtin:64",
+                 "--config", "tiny", "--kimg", "0.064", "--outdir", str(outdir)]
+                for outdir in outdirs]
+    procs, logs = run_workers(commands, tmp_path, timeout=240)
     for index, p in enumerate(procs):
-        text = logs[index].read_text()
+        text = pathlib.Path(logs[index]).read_text()
         assert p.returncode == 2, text[-3000:]
         errors = [line for line in text.splitlines() if "keras-stylegan train:" in line]
         assert len(errors) == 1 and "Traceback" not in text, text[-3000:]
