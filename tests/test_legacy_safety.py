@@ -10,7 +10,6 @@ import copyreg
 import io
 import os
 import pickle
-import pickletools
 import sys
 import types
 

@@ -29,6 +29,7 @@ from keras_stylegan.export.tflite import convert
 from keras_stylegan import to_uint8
 from keras_stylegan.generate import image_grid, latents_from_seeds
 from test_export import exported
+from helpers.http_client import request as http_request
 
 # Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
 pytestmark = pytest.mark.slow
@@ -73,13 +74,7 @@ class Server:
             raise AssertionError(f"server did not start:\n{f.read()[-3000:]}")
 
     def request(self, method, path, body=None, headers=None, timeout=60):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            return resp.status, resp.getheader("Content-Type"), resp.read()
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, body, headers, timeout)
 
     def get(self, path, timeout=60):
         return self.request("GET", path, timeout=timeout)

@@ -11,7 +11,6 @@ Timeouts are short here (2 s); each wait is bounded by a socket timeout.
 """
 
 import concurrent.futures
-import http.client
 import io
 import json
 import logging
@@ -23,6 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers.http_client import request as http_request
 from keras_stylegan.export.rest import SignatureSpec, TensorInfo
 from keras_stylegan.export.server import Limits, ModelRepository, make_server
 
@@ -117,13 +117,7 @@ def clean_log(server):
 
 
 def request(port, method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, resp.getheader("Content-Type"), resp.read()
-    finally:
-        conn.close()
+    return http_request(port, method, path, body, headers, timeout=WAIT)
 
 
 def get_json(port, path):

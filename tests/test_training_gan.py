@@ -1,7 +1,6 @@
 """The GAN model's train_step against reference computations through the
 networks' public API (one device, tiny networks, synthetic data)."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
