@@ -16,7 +16,7 @@ def _packages():
 
 setup(
     name="keras-stylegan",
-    version="0.1.0",
+    version="0.2.0",
     description="StyleGAN and StyleGAN2 in Keras 3 / TensorFlow 2, with a safe importer "
     "for NVIDIA's legacy pickles, model.fit training, export and serving.",
     long_description=open("README.md", encoding="utf-8").read(),

@@ -10,13 +10,15 @@ Names are imported on first use, so `import keras_stylegan` (and the
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
-    "Discriminator": "keras_stylegan.networks",
+    "Discriminator": "keras_stylegan.networks",       # old name of DiscriminatorSG1
+    "DiscriminatorSG1": "keras_stylegan.networks",
     "Generator": "keras_stylegan.networks",
     "MappingNetwork": "keras_stylegan.networks",
-    "SynthesisNetwork": "keras_stylegan.networks",
+    "SynthesisNetwork": "keras_stylegan.networks",    # old name of SynthesisNetworkSG1
+    "SynthesisNetworkSG1": "keras_stylegan.networks",
     "DiscriminatorSG2": "keras_stylegan.networks",
     "SynthesisNetworkSG2": "keras_stylegan.networks",
     "build_discriminator": "keras_stylegan.networks",

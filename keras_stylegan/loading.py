@@ -3,11 +3,13 @@ snapshot, a training run directory, or a preset name (random weights)."""
 
 import glob
 import os
+import tempfile
 
 import keras
 
 from keras_stylegan import legacy, presets
 from keras_stylegan.errors import ConfigError, NetworkFileError
+from keras_stylegan.networks import renames
 from keras_stylegan.networks.generator import Generator
 
 
@@ -67,10 +69,21 @@ def _load_keras(path):
     """The `Generator` saved in a `.keras` file (`NetworkFileError` if it holds none)."""
     import zipfile
     try:
-        model = keras.saving.load_model(path, compile=False)
-    except (ValueError, TypeError, KeyError, zipfile.BadZipFile) as e:
+        model = _load_keras_model(path)
+    except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as e:
         raise NetworkFileError(f"{path} is not a readable Keras generator file ({e}); pass "
                                "a network-snapshot-*.keras written by keras-stylegan.") from e
     if not isinstance(model, Generator):
         raise NetworkFileError(f"{path} holds a {type(model).__name__}, not a Generator.")
     return model
+
+
+def _load_keras_model(path):
+    """`keras.saving.load_model`, after renaming the weight paths of a file
+    written by an earlier version (`networks.renames`) into a temporary copy."""
+    if not renames.is_old_keras_file(path):
+        return keras.saving.load_model(path, compile=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        upgraded = os.path.join(tmp, os.path.basename(path))
+        renames.upgrade_keras_file(path, upgraded)
+        return keras.saving.load_model(upgraded, compile=False)

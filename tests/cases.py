@@ -59,7 +59,7 @@ TINY_G = dict(latent_size=8, dlatent_size=8, mapping_kwargs=dict(mapping_fmaps=8
 
 def _network_cases():
     from keras_stylegan.networks import (
-        Discriminator, DiscriminatorSG2, Generator, MappingNetwork, SynthesisNetwork,
+        DiscriminatorSG1, DiscriminatorSG2, Generator, MappingNetwork, SynthesisNetworkSG1,
         SynthesisNetworkSG2)
     from keras_stylegan.networks.synthesis_sg1 import SynthesisLayer
 
@@ -76,9 +76,10 @@ def _network_cases():
             latent_size=8, label_size=3, dlatent_size=6, num_ws=4, family="stylegan2", label_embedding="embed",
             mapping_fmaps=8, mapping_layers=2),
             lambda: [_randn(2, 8), np.eye(3, dtype=np.float32)[[0, 2]]]),
-        Case("SynthesisNetwork", lambda: SynthesisNetwork(resolution=16, dlatent_size=8, **TINY),
+        Case("SynthesisNetworkSG1",
+             lambda: SynthesisNetworkSG1(resolution=16, dlatent_size=8, **TINY),
              lambda: [_randn(2, 6, 8)], dict(noise_mode="const", lod=np.float32(0.5))),
-        Case("Discriminator", lambda: Discriminator(resolution=16, **TINY), images,
+        Case("DiscriminatorSG1", lambda: DiscriminatorSG1(resolution=16, **TINY), images,
              dict(lod=np.float32(0.5)), network=True),
         Case("Generator_sg1", lambda: Generator(resolution=16, synthesis_kwargs=TINY, **TINY_G),
              z, dict(truncation_psi=0.7, noise_mode="const"), network=True),

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_stylegan import Discriminator, Generator, presets
+from keras_stylegan import DiscriminatorSG1, Generator, presets
 
 rng = np.random.RandomState(7)
 
@@ -62,7 +62,7 @@ def test_update_w_avg_matches_numpy(z):
 
 def test_explicit_noise_equals_const_mode(G, z):
     ws = G.mapping(z)
-    layers = [lay for b in G.synthesis.blocks for lay in (b.layer0, b.layer1)]
+    layers = [lay for b in G.synthesis.blocks for lay in (b.conv0, b.conv1)]
     noise = [np.tile(lay.epilogue.noise.const.numpy(), (4, 1, 1, 1)) for lay in layers]
     assert [n.shape[1:3] for n in noise] == G.synthesis.noise_shapes
     np.testing.assert_allclose(G.synthesis(ws, noise=noise), G.synthesis(ws, noise_mode="const"),
@@ -92,7 +92,7 @@ def test_keras_file_round_trip(preset, tmp_path):
     z = rng.randn(4, 64).astype(np.float32)
     labels = np.eye(4, dtype=np.float32) if G.label_size else None
     G2, D2 = _roundtrip(G, tmp_path), _roundtrip(D, tmp_path)
-    assert type(G2) is Generator and type(D2) is Discriminator
+    assert type(G2) is Generator and type(D2) is DiscriminatorSG1
     assert G2.get_config() == G.get_config()
     img = G(z, labels, truncation_psi=0.7, noise_mode="const")
     np.testing.assert_array_equal(G2(z, labels, truncation_psi=0.7, noise_mode="const"), img)
@@ -146,10 +146,10 @@ def test_ffhq_preset_has_nvidia_sizes():
     assert (G.z_dim, G.w_dim, G.num_ws, G.truncation_cutoff) == (512, 512, 18, 8)
     shapes = {w.path.split("/", 1)[1]: tuple(w.shape) for w in G.weights}
     # LEGACY_FORMAT.md: nf(s) = min(8192 / 2**s, 512); 1024x1024 Conv1 has nf(9) = 16.
-    assert shapes["synthesis/b1024/layer1/conv/kernel"] == (3, 3, 16, 16)
-    assert shapes["synthesis/b64/layer0/conv/kernel"] == (3, 3, 512, 256)
-    assert G.synthesis.blocks[-1].layer0.conv.fused_scale  # fused at >= 128 px
-    assert not G.synthesis.blocks[4].layer0.conv.fused_scale  # 64 px
+    assert shapes["synthesis/b1024/conv1/conv/kernel"] == (3, 3, 16, 16)
+    assert shapes["synthesis/b64/conv0/conv/kernel"] == (3, 3, 512, 256)
+    assert G.synthesis.blocks[-1].conv0.conv.fused_scale  # fused at >= 128 px
+    assert not G.synthesis.blocks[4].conv0.conv.fused_scale  # 64 px
 
 
 def test_image_generator_does_not_retrace():

@@ -125,7 +125,7 @@ def test_first_step_matches_reference(loss, label_size):
     # At the 4x4 constant the bias and noise strength feed instance norm a
     # spatially constant map: their gradient is round-off (see replicas_check).
     check_adam_step(G_pre, gan.G, g_tape.gradient(g_loss, G_pre.trainable_variables),
-                    skip=("b4/layer0/epilogue/bias", "b4/layer0/epilogue/noise/weight"))
+                    skip=("b4/conv0/epilogue/bias", "b4/conv0/epilogue/noise/weight"))
 
     # w_avg: NVIDIA updates it on both G forwards (D step, then G step), beta 0.995.
     w_avg = np.zeros(G_pre.w_dim)

@@ -27,7 +27,7 @@ def test_mixed_bfloat16_run(tmp_path):
         gan = run.gan
         for opt in (gan.G_opt, gan.D_opt):
             assert isinstance(opt, keras.optimizers.LossScaleOptimizer)
-        conv = gan.G.synthesis.blocks[-1].layer1.conv
+        conv = gan.G.synthesis.blocks[-1].conv1.conv
         assert conv.compute_dtype == "bfloat16" and conv.kernel.dtype == "float32"
         assert gan.G.synthesis.blocks[-1].torgb.compute_dtype == "float32"
         assert gan.D.epilogue.out.compute_dtype == "float32"

@@ -28,6 +28,7 @@ import time
 import keras
 import numpy as np
 from keras_stylegan.errors import ConfigError
+from keras_stylegan.networks import renames
 from keras_stylegan.training import configs as configs_lib
 from keras_stylegan.training import distribute, rules
 
@@ -191,7 +192,10 @@ class Run:
         if os.path.exists(stored_path):
             with open(stored_path, encoding="utf-8") as f:
                 check_resume_config(json.load(f), self.cfg)
-        self.checkpoint.restore(latest).assert_existing_objects_matched()
+        checkpoint = self.checkpoint
+        if _has_old_keys(latest):
+            checkpoint = make_checkpoint(self.gan, key=renames.old_checkpoint_key)
+        checkpoint.restore(latest).assert_existing_objects_matched()
         self.resumed_from = latest
         return latest
 
@@ -322,18 +326,29 @@ class Run:
                 f.write(line + "\n")
 
 
-def _variables_by_path(model):
-    """{path: variable} of every weight of `model` ('/' -> '.', checkpoint-safe keys)."""
+def _variables_by_path(model, key=None):
+    """{path: variable} of every weight of `model` ('/' -> '.', checkpoint-safe keys);
+    `key` maps a key to the one to use (`renames.old_checkpoint_key`)."""
     out = {}
     for v in model.weights:
-        key = v.path.replace("/", ".")
-        if key in out:
+        key_ = v.path.replace("/", ".")
+        key_ = key(key_) if key else key_
+        if key_ in out:
             raise ValueError(f"Two weights of {model.name} share the path {v.path}.")
-        out[key] = v
+        out[key_] = v
     return out
 
 
-def make_checkpoint(gan):
+def _has_old_keys(prefix):
+    """True for a checkpoint written before the StyleGAN1 renames (`networks.renames`)."""
+    import tensorflow as tf
+    # Stored names look like 'G/G..synthesis..b8..layer0..conv..kernel/.ATTRIBUTES/...'.
+    keys = [name.split("/")[1].replace("..", ".") for name, _ in tf.train.list_variables(prefix)
+            if name.count("/") >= 2]
+    return any(renames.is_old_checkpoint_key(k) for k in keys)
+
+
+def make_checkpoint(gan, key=None):
     """The `tf.train.Checkpoint` of a run: every weight of G, D and Gs by path
     (Keras 3 models do not expose the weights of layers held in lists to
     `tf.train.Checkpoint`), both optimizers with all their variables, the image
@@ -341,7 +356,8 @@ def make_checkpoint(gan):
     and the path-length state."""
     import tensorflow as tf
     return tf.train.Checkpoint(
-        G=_variables_by_path(gan.G), D=_variables_by_path(gan.D), Gs=_variables_by_path(gan.Gs),
+        G=_variables_by_path(gan.G, key), D=_variables_by_path(gan.D, key),
+        Gs=_variables_by_path(gan.Gs, key),
         G_opt=gan.G_opt, D_opt=gan.D_opt, cur_nimg=gan.cur_nimg, lod=gan.lod,
         num_steps=gan.num_steps, pl_mean=gan.pl_mean, last_reg=gan.last_reg)
 

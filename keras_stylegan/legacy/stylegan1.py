@@ -4,7 +4,7 @@ from keras_stylegan.legacy.convert import (
     Kwargs, assign_table, build_generator, check_size, construct, discriminator_size,
     flatten_rows_chw_to_hwc, identity, nchw_to_nhwc)
 from keras_stylegan.legacy.unpickler import LegacyFormatError
-from keras_stylegan.networks.discriminator_sg1 import Discriminator
+from keras_stylegan.networks.discriminator_sg1 import DiscriminatorSG1
 from keras_stylegan.ops import fir
 
 BOOL = (True, False)
@@ -93,7 +93,7 @@ def _generator_table(G, synth_name, mapping_name):
     for k, block in zip(range(2, r + 1), synth.blocks):
         scope = f"{synth_name}/{2 ** k}x{2 ** k}"
         names = ("Const", "Conv") if k == 2 else ("Conv0_up", "Conv1")
-        for layer, nm, i in zip((block.layer0, block.layer1), names, block.noise_indices):
+        for layer, nm, i in zip((block.conv0, block.conv1), names, block.noise_indices):
             rows += _synthesis_layer_rows(layer, f"{scope}/{nm}", f"{synth_name}/noise{i}")
         rows += [(f"{synth_name}/ToRGB_lod{r - k}/weight", block.torgb.kernel, identity),
                  (f"{synth_name}/ToRGB_lod{r - k}/bias", block.torgb.bias, identity)]
@@ -115,7 +115,7 @@ def _synthesis_layer_rows(layer, prefix, noise_name):
 
 
 def discriminator(net, source, name=None):
-    """Builds a StyleGAN1 `Discriminator` from a `D_basic` network and copies its weights."""
+    """Builds a StyleGAN1 `DiscriminatorSG1` from a `D_basic` network and copies its weights."""
     if net.build_func_name != "D_basic":
         raise LegacyFormatError(
             f"{source}: unexpected StyleGAN1 discriminator {net.build_func_name!r}; "
@@ -139,7 +139,7 @@ def discriminator(net, source, name=None):
         blur_filter=fir.fir_taps(kw.take("blur_filter", [1, 2, 1])))
     kw.check_all_used()
     check_size(discriminator_size, config, net, source)
-    D = construct(Discriminator, source, net.name, name=name or net.name, **config)
+    D = construct(DiscriminatorSG1, source, net.name, name=name or net.name, **config)
     assign_table(_discriminator_table(D), net.all_variables(), D, net.name, source)
     return D
 

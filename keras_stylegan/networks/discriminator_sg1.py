@@ -16,7 +16,7 @@ from keras_stylegan.ops import basic as sgops
 from keras_stylegan.ops import fir
 
 
-class DiscriminatorBlock(keras.layers.Layer):
+class DiscriminatorBlockSG1(keras.layers.Layer):
     """`conv0` (3x3) then blur + `conv1` (3x3, downsampling by 2). Built by D."""
 
     def __init__(self, conv0, blur, conv1, **kwargs):
@@ -62,7 +62,7 @@ class DiscriminatorHead:
         return self.out(self.dense0(x))
 
 
-class DiscriminatorEpilogue(DiscriminatorHead, keras.layers.Layer):
+class DiscriminatorEpilogueSG1(DiscriminatorHead, keras.layers.Layer):
     """The 4x4 block: minibatch stddev, `conv`, `dense0`, `out`. Built by D."""
 
     def __init__(self, mbstd, conv, dense0, out, **kwargs):
@@ -83,7 +83,7 @@ class DiscriminatorEpilogue(DiscriminatorHead, keras.layers.Layer):
 
 
 @register
-class Discriminator(keras.Model):
+class DiscriminatorSG1(keras.Model):
     """StyleGAN1 discriminator: NHWC image (+ labels) -> score [N, 1].
 
     Args:
@@ -105,7 +105,7 @@ class Discriminator(keras.Model):
 
     Example:
 
-    >>> d = Discriminator(resolution=8, fmap_base=32, fmap_max=16)
+    >>> d = DiscriminatorSG1(resolution=8, fmap_base=32, fmap_max=16)
     >>> d(np.zeros((4, 8, 8, 3), "float32")).shape
     (4, 1)
     """
@@ -135,7 +135,7 @@ class Discriminator(keras.Model):
         self.fades = [LodFadeIn(r - k, name=f"fade{2 ** k}") for k in range(3, r + 1)]
         mbstd = (MinibatchStddev(self.mbstd_group_size, self.mbstd_num_features, name="mbstd")
                  if self.mbstd_group_size > 1 else None)
-        self.epilogue = DiscriminatorEpilogue(
+        self.epilogue = DiscriminatorEpilogueSG1(
             mbstd, EqualizedConv2D(self.nf(1), 3, name="conv", **act),
             EqualizedDense(self.nf(0), name="dense0", **act),
             EqualizedDense(max(self.label_size, 1), gain=1.0, name="out", dtype="float32"),
@@ -149,7 +149,7 @@ class Discriminator(keras.Model):
         fused = (2 ** k >= 128) if self.fused_scale == "auto" else self.fused_scale
         act = dict(activation=self.nonlinearity)
         blur = Blur(self.blur_filter, name="blur") if self.blur_filter else None
-        return DiscriminatorBlock(
+        return DiscriminatorBlockSG1(
             EqualizedConv2D(self.nf(k - 1), 3, name="conv0", **act), blur,
             EqualizedConv2D(self.nf(k - 2), 3, down=True, fused_scale=fused, name="conv1", **act),
             name=f"b{2 ** k}")

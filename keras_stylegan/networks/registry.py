@@ -6,11 +6,11 @@ from keras_stylegan.networks.common import check_family
 
 # family -> "module:Class" (imported lazily so each family lives in its own module)
 SYNTHESIS = {
-    "stylegan1": "keras_stylegan.networks.synthesis_sg1:SynthesisNetwork",
+    "stylegan1": "keras_stylegan.networks.synthesis_sg1:SynthesisNetworkSG1",
     "stylegan2": "keras_stylegan.networks.synthesis_sg2:SynthesisNetworkSG2",
 }
 DISCRIMINATORS = {
-    "stylegan1": "keras_stylegan.networks.discriminator_sg1:Discriminator",
+    "stylegan1": "keras_stylegan.networks.discriminator_sg1:DiscriminatorSG1",
     "stylegan2": "keras_stylegan.networks.discriminator_sg2:DiscriminatorSG2",
 }
 

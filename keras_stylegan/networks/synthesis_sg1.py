@@ -1,7 +1,7 @@
 """StyleGAN1 synthesis network (NVIDIA's `G_synthesis`), NHWC.
 
-Blocks `b4, b8, ..., bR`; each has `layer0` (the learned constant at 4x4,
-else the upsampling conv + blur), `layer1` (3x3 conv) and `torgb`. Each
+Blocks `b4, b8, ..., bR`; each has `conv0` (the learned constant at 4x4,
+else the upsampling conv + blur), `conv1` (3x3 conv) and `torgb`. Each
 block knows the style (w) and noise indices its layers read (`w_indices`,
 `noise_indices`): the blocks take two consecutive styles each, in order, so
 layer `j` of the block at `2**k` px reads style and noise `2k - 4 + j`.
@@ -72,7 +72,7 @@ class SynthesisLayer(keras.layers.Layer):
 
 
 @register
-class SynthesisNetwork(keras.layers.Layer):
+class SynthesisNetworkSG1(keras.layers.Layer):
     """StyleGAN1 synthesis: w's -> NHWC image, with progressive growing.
 
     Args:
@@ -98,7 +98,7 @@ class SynthesisNetwork(keras.layers.Layer):
 
     Example:
 
-    >>> s = SynthesisNetwork(resolution=8, dlatent_size=16, fmap_base=32, fmap_max=16)
+    >>> s = SynthesisNetworkSG1(resolution=8, dlatent_size=16, fmap_base=32, fmap_max=16)
     >>> s(np.zeros((2, s.num_ws, 16), "float32"), noise_mode="const").shape
     (2, 8, 8, 3)
     """
@@ -137,11 +137,11 @@ class SynthesisNetwork(keras.layers.Layer):
     def _make_block(self, k, w_start):
         fused = (2 ** k >= 128) if self.fused_scale == "auto" else self.fused_scale
         common = dict(blur_filter=self.blur_filter, epilogue=self.epilogue)
-        layer0 = SynthesisLayer(self.nf(k - 1), const_input=(k == 2), up=(k > 2),
-                                fused_scale=fused, name="layer0", **common)
-        layer1 = SynthesisLayer(self.nf(k - 1), name="layer1", **common)
+        conv0 = SynthesisLayer(self.nf(k - 1), const_input=(k == 2), up=(k > 2),
+                                fused_scale=fused, name="conv0", **common)
+        conv1 = SynthesisLayer(self.nf(k - 1), name="conv1", **common)
         torgb = ToRGB(self.num_channels, name="torgb", dtype="float32")
-        return SynthesisBlock(layer0, layer1, torgb, 2 ** k, w_start, name=f"b{2 ** k}")
+        return SynthesisBlockSG1(conv0, conv1, torgb, 2 ** k, w_start, name=f"b{2 ** k}")
 
     def build(self, input_shape=None):
         self.lod = self.add_weight(name="lod", shape=(), initializer="zeros", trainable=False)
@@ -183,24 +183,24 @@ class SynthesisNetwork(keras.layers.Layer):
                 "fused_scale": self.fused_scale, "blur_filter": self.blur_filter}
 
 
-class SynthesisBlock(keras.layers.Layer):
-    """A StyleGAN1 synthesis block: `layer0`, `layer1` and its `torgb`.
+class SynthesisBlockSG1(keras.layers.Layer):
+    """A StyleGAN1 synthesis block: `conv0`, `conv1` and its `torgb`.
 
     `layer{j}` reads style (w) and noise `w_start + j`; both run at
     `resolution` px. Built by
-    `SynthesisNetwork`; not serialized on its own.
+    `SynthesisNetworkSG1`; not serialized on its own.
     """
 
     num_ws = 2  # styles read: one per layer
 
-    def __init__(self, layer0, layer1, torgb, resolution, w_start, **kwargs):
+    def __init__(self, conv0, conv1, torgb, resolution, w_start, **kwargs):
         super().__init__(**kwargs)
-        self.layer0, self.layer1, self.torgb = layer0, layer1, torgb
+        self.conv0, self.conv1, self.torgb = conv0, conv1, torgb
         self.resolution, self.w_start = int(resolution), int(w_start)
 
     @property
     def w_indices(self):
-        """The style of `layer0` and of `layer1`."""
+        """The style of `conv0` and of `conv1`."""
         return tuple(range(self.w_start, self.w_end))
 
     noise_indices = w_indices  # each layer's noise input has its style's index
@@ -217,17 +217,17 @@ class SynthesisBlock(keras.layers.Layer):
     def build_from(self, x_shape, w_shape):
         """Builds the children from the previous block's output shape; returns ours."""
         with keras.name_scope(self.name):
-            self.layer0.build(x_shape, w_shape)
-            h = 4 if self.layer0.const_input else 2 * x_shape[1]
-            out = (None, h, h, self.layer0.filters)
-            self.layer1.build(out, w_shape)
+            self.conv0.build(x_shape, w_shape)
+            h = 4 if self.conv0.const_input else 2 * x_shape[1]
+            out = (None, h, h, self.conv0.filters)
+            self.conv1.build(out, w_shape)
             self.torgb.build(out)
         self.built = True
         return out
 
     def call(self, x, ws, noise_mode="random", noise=None):
         """`ws`: all styles [N, num_ws, w_dim]; `noise`: all noise inputs or None."""
-        for layer, i in zip((self.layer0, self.layer1), self.w_indices):
+        for layer, i in zip((self.conv0, self.conv1), self.w_indices):
             x = layer(x, ws[:, i], noise_mode=noise_mode,
                       noise=None if noise is None else noise[i])
         return x
