@@ -35,18 +35,19 @@ import numpy as np
 
 from keras_stylegan.legacy import unpickler as tf1
 from keras_stylegan.legacy.unpickler import LegacyFormatError, UnsafePickleError
+from keras_stylegan.torch_storage import (
+    STORAGE_DTYPES,
+    TORCH_LEGACY_PROTOCOL,
+    TORCH_MAGIC,
+    shape_tuple,
+    storage_array,
+    storage_itemsize,
+    strided_copy,
+)
 
 PERSISTENCE_VERSION = 6  # torch_utils.persistence._version in both NVIDIA repos
-TORCH_MAGIC = 0x1950A86A20F9469CFC6C  # torch.serialization.MAGIC_NUMBER
-TORCH_LEGACY_PROTOCOL = 1001
-MAX_TENSOR_DIMS = 16
-
-# torch.<X>Storage -> NumPy dtype: numeric types only.
-STORAGE_DTYPES = {
-    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-    "ByteStorage": np.uint8, "CharStorage": np.int8, "ShortStorage": np.int16,
-    "IntStorage": np.int32, "LongStorage": np.int64, "BoolStorage": np.bool_,
-}
+# Numeric storages of network weights (NVIDIA's networks hold no bfloat16).
+NETWORK_STORAGES = sorted(set(STORAGE_DTYPES) - {"BFloat16Storage"})
 
 
 class EasyDict(dict):
@@ -106,8 +107,8 @@ def _reconstruct_persistent_obj(meta):
 class _Storage:
     """One storage of a legacy `torch.save` stream: dtype, numel, then its data."""
 
-    def __init__(self, dtype, key, numel):
-        self.dtype, self.key, self.numel = np.dtype(dtype), key, numel
+    def __init__(self, type_name, key, numel):
+        self.type_name, self.key, self.numel = type_name, key, numel
         self.data = None
 
 
@@ -124,12 +125,12 @@ class _StreamUnpickler(pickle.Unpickler):
         self.storages = storages
 
     def find_class(self, module, name):
-        if module == "torch" and name in STORAGE_DTYPES:
+        if module == "torch" and name in NETWORK_STORAGES:
             return _StorageType(name)
         if module == "torch" and name.endswith("Storage"):
             raise LegacyFormatError(
                 f"tensor storage torch.{name} is not supported; network weights are "
-                f"numeric ({', '.join(sorted(STORAGE_DTYPES))}).")
+                f"numeric ({', '.join(NETWORK_STORAGES)}).")
         raise UnsafePickleError(
             f"Refusing to load global '{module}.{name}' inside a tensor storage; only "
             "torch.*Storage types may appear there. Nothing in the file was run.")
@@ -142,7 +143,7 @@ class _StreamUnpickler(pickle.Unpickler):
               and isinstance(pid[4], int) and pid[4] >= 0 and pid[5] is None)
         if not ok:
             raise LegacyFormatError(f"malformed tensor storage id {pid!r:.200}.")
-        storage = _Storage(STORAGE_DTYPES[pid[1].name], pid[2], pid[4])
+        storage = _Storage(pid[1].name, pid[2], pid[4])
         self.storages[pid[2]] = storage
         return storage
 
@@ -166,20 +167,12 @@ def _load_from_bytes(data):
     if not (isinstance(storage, _Storage) and keys == [storage.key] and len(storages) == 1):
         raise LegacyFormatError("a tensor storage stream does not hold exactly one storage.")
     count = int.from_bytes(f.read(8), "little", signed=True)
-    nbytes = count * storage.dtype.itemsize
+    nbytes = count * storage_itemsize(storage.type_name)
     raw = f.read(nbytes) if count == storage.numel else b""
     if count != storage.numel or len(raw) != nbytes or f.read(1):
         raise LegacyFormatError("a tensor storage is truncated or has the wrong size.")
-    storage.data = np.frombuffer(raw, dtype=storage.dtype.newbyteorder("<"))
+    storage.data = storage_array(storage.type_name, raw)
     return storage
-
-
-def _int_tuple(value, what):
-    if not (isinstance(value, (tuple, list)) and len(value) <= MAX_TENSOR_DIMS
-            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
-                    for v in value)):
-        raise LegacyFormatError(f"a tensor has a malformed {what} {value!r:.200}.")
-    return tuple(value)
 
 
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
@@ -187,29 +180,15 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
     """A copy of `storage[offset + sum(i_k * stride_k)]` of shape `size`, bounds-checked."""
     if not isinstance(storage, _Storage) or storage.data is None:
         raise LegacyFormatError("a tensor is not backed by a stored numeric storage.")
-    size, stride = _int_tuple(size, "size"), _int_tuple(stride, "stride")
-    offset = storage_offset
-    if len(size) != len(stride) or not isinstance(offset, int) or offset < 0:
-        raise LegacyFormatError("a tensor has mismatched size/stride or a bad offset.")
     if backward_hooks or metadata:
         raise LegacyFormatError("a tensor carries hooks or metadata; network weights "
                                 "carry none.")
-    numel = int(np.prod(size, dtype=object)) if size else 1
-    if numel > storage.numel:
-        raise LegacyFormatError(
-            f"a tensor of size {list(size)} has more elements than its storage "
-            f"({storage.numel}); network weights never repeat storage elements.")
-    if numel:
-        last = offset + sum((n - 1) * s for n, s in zip(size, stride))
-        if last >= storage.numel:
-            raise LegacyFormatError(
-                f"a tensor of size {list(size)} reads past its storage of "
-                f"{storage.numel} elements.")
-    item = storage.dtype.itemsize
-    view = np.lib.stride_tricks.as_strided(
-        storage.data[offset:] if numel else storage.data[:0], shape=size,
-        strides=[s * item for s in stride], writeable=False)
-    return np.array(view, dtype=storage.dtype.newbyteorder("="))
+    try:
+        return strided_copy(storage.data, storage_offset, shape_tuple(size, "size"),
+                            shape_tuple(stride, "stride"))
+    except ValueError as e:
+        raise LegacyFormatError(f"a tensor has {e}; network weights are plain tensors "
+                                "within their storage.") from None
 
 
 def _rebuild_parameter(data, requires_grad=False, backward_hooks=None):
@@ -276,7 +255,7 @@ _ALLOWED.update({("numpy", "dtype"): _dtype,
 def _cost(value):
     """Bytes (roughly) a call will build from `value`, for the work budget."""
     if isinstance(value, _Storage):
-        return value.numel * value.dtype.itemsize
+        return value.numel * storage_itemsize(value.type_name)
     if isinstance(value, np.ndarray):
         return value.nbytes
     if isinstance(value, (bytes, bytearray, str, list, tuple, dict, set)):

@@ -28,13 +28,18 @@ import pickle
 import struct
 import zipfile
 
-import numpy as np
+from keras_stylegan.torch_storage import (
+    STORAGE_DTYPES,
+    TORCH_MAGIC,
+    shape_tuple,
+    storage_array,
+    storage_itemsize,
+    strided_copy,
+)
 
-# torch.save's legacy-format magic number (torch/serialization.py).
-LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 MAX_FILE_BYTES = 4 << 30  # no public feature-network file comes close
 MAX_TENSORS = 10_000
-MAX_NDIM = 8
+MAX_TENSOR_ELEMENTS = 1 << 28  # VGG16's largest weight has 103M
 
 
 class CheckpointError(ValueError):
@@ -43,14 +48,6 @@ class CheckpointError(ValueError):
 
 class UnsafeCheckpointError(CheckpointError):
     """The checkpoint's pickle references a global a state dict never needs."""
-
-
-# torch.<Name>Storage -> NumPy dtype (little-endian, as torch writes them).
-_STORAGE_DTYPES = {
-    "FloatStorage": "<f4", "DoubleStorage": "<f8", "HalfStorage": "<f2",
-    "BFloat16Storage": "bfloat16", "LongStorage": "<i8", "IntStorage": "<i4",
-    "ShortStorage": "<i2", "CharStorage": "i1", "ByteStorage": "u1", "BoolStorage": "?",
-}
 
 
 class _StorageType:
@@ -78,23 +75,16 @@ class _TensorRef:
         self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
 
 
-def _int_tuple(value, what):
-    if not isinstance(value, (tuple, list)) or len(value) > MAX_NDIM or not all(
-            isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**40
-            for v in value):
-        raise CheckpointError(f"corrupt tensor {what} {value!r}.")
-    return tuple(value)
-
-
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
                        backward_hooks=None, metadata=None):
     if not isinstance(storage, _Storage):
         raise CheckpointError("a tensor is built from something that is not a storage.")
     if not isinstance(storage_offset, int) or storage_offset < 0:
         raise CheckpointError(f"corrupt tensor offset {storage_offset!r}.")
-    size, stride = _int_tuple(size, "size"), _int_tuple(stride, "stride")
-    if len(size) != len(stride):
-        raise CheckpointError(f"tensor size {size} and stride {stride} differ in rank.")
+    try:
+        size, stride = shape_tuple(size, "size"), shape_tuple(stride, "stride")
+    except ValueError as e:
+        raise CheckpointError(f"corrupt tensor: {e}.") from None
     if backward_hooks:
         raise UnsafeCheckpointError("a tensor carries backward hooks; refusing.")
     return _TensorRef(storage, storage_offset, size, stride)
@@ -124,7 +114,7 @@ _ALLOWED = {
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
 }
-_ALLOWED.update({("torch", name): _StorageType(name) for name in _STORAGE_DTYPES})
+_ALLOWED.update({("torch", name): _StorageType(name) for name in STORAGE_DTYPES})
 
 
 class _SafeUnpickler(pickle.Unpickler):
@@ -163,21 +153,14 @@ class _SafeUnpickler(pickle.Unpickler):
         return known
 
 
-def _np_dtype(name):
-    return np.dtype("<u2") if name == "BFloat16Storage" else np.dtype(_STORAGE_DTYPES[name])
-
-
 def _fill(storage, raw):
     """Sets `storage.array` from `raw` bytes (bfloat16 widened to float32)."""
-    dt = _np_dtype(storage.dtype)
-    if len(raw) != storage.numel * dt.itemsize:
+    expected = storage.numel * storage_itemsize(storage.dtype)
+    if len(raw) != expected:
         raise CheckpointError(
-            f"storage {storage.key} holds {len(raw)} bytes, expected "
-            f"{storage.numel * dt.itemsize}; the file is truncated or corrupt.")
-    arr = np.frombuffer(raw, dtype=dt)
-    if storage.dtype == "BFloat16Storage":
-        arr = (arr.astype(np.uint32) << 16).view(np.float32)
-    storage.array = arr
+            f"storage {storage.key} holds {len(raw)} bytes, expected {expected}; the file "
+            "is truncated or corrupt.")
+    storage.array = storage_array(storage.dtype, raw)
 
 
 def _unpickle(data, storages):
@@ -238,7 +221,7 @@ def _read_legacy(data):
         except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError,
                 KeyError, AttributeError) as e:
             raise CheckpointError(f"corrupt {what} ({type(e).__name__}).") from None
-        if what == "magic number" and value != LEGACY_MAGIC:
+        if what == "magic number" and value != TORCH_MAGIC:
             raise CheckpointError("a pickle, but not a torch.save file (wrong magic number).")
         if what == "system info" and isinstance(value, dict) and not value.get(
                 "little_endian", True):
@@ -265,26 +248,18 @@ def _read_legacy(data):
         if numel != storage.numel:
             raise CheckpointError(f"storage {key} has {numel} elements, expected "
                                   f"{storage.numel}.")
-        size = numel * _np_dtype(storage.dtype).itemsize
+        size = numel * storage_itemsize(storage.dtype)
         _fill(storage, data[pos + 8:pos + 8 + size])
         pos += 8 + size
     return obj
 
 
 def _materialise(ref, name):
-    arr = ref.storage.array
-    if not ref.size:
-        span = 1
-    else:
-        span = 1 + sum((n - 1) * s for n, s in zip(ref.size, ref.stride)) if all(
-            ref.size) else 0
-    if span and ref.offset + span > arr.size:
-        raise CheckpointError(f"tensor {name!r} reaches past the end of its storage.")
-    item = arr.itemsize
-    view = np.lib.stride_tricks.as_strided(
-        arr[ref.offset:], shape=ref.size, strides=[s * item for s in ref.stride],
-        writeable=False)
-    return np.array(view)  # a private contiguous copy
+    try:
+        return strided_copy(ref.storage.array, ref.offset, ref.size, ref.stride,
+                            max_elements=MAX_TENSOR_ELEMENTS)
+    except ValueError as e:
+        raise CheckpointError(f"tensor {name!r}: {e}.") from None
 
 
 def read_state_dict(path):
