@@ -39,7 +39,7 @@ import numpy as np
 
 from keras_stylegan.export.noise import seed_noise_np
 from keras_stylegan.export.savedmodel import GraphFunctions
-from keras_stylegan.legacy.precision import as_fp32, num_fp16_res
+from keras_stylegan.networks.common import as_fp32, num_fp16_res
 from keras_stylegan.networks.generator import DEFAULT
 from keras_stylegan import files
 from keras_stylegan.errors import ConfigError, NetworkFileError

@@ -8,32 +8,7 @@ weights (mixed-precision layers keep float32 variables, so the weights copy
 one to one).
 """
 
-
-def num_fp16_res(model):
-    """The `num_fp16_res` of a Generator (its synthesis) or discriminator (0 if none)."""
-    if hasattr(model, "synthesis"):
-        return int(model.synthesis_kwargs.get("num_fp16_res", 0))
-    return int(getattr(model, "num_fp16_res", 0))
-
-
-def as_fp32(model):
-    """A copy of `model` built with `num_fp16_res=0`, holding the same weights.
-
-    Example:
-
-    >>> from keras_stylegan.networks.discriminator_sg2 import DiscriminatorSG2
-    >>> d = DiscriminatorSG2(resolution=8, fmap_base=16, fmap_max=8, num_fp16_res=1)
-    >>> as_fp32(d).num_fp16_res
-    0
-    """
-    config = model.get_config()
-    if hasattr(model, "synthesis"):
-        config["synthesis_kwargs"] = {**config["synthesis_kwargs"], "num_fp16_res": 0}
-    else:
-        config["num_fp16_res"] = 0
-    copy = type(model).from_config(config)
-    copy.set_weights(model.get_weights())
-    return copy
+from keras_stylegan.networks.common import as_fp32, num_fp16_res
 
 
 def apply_force_fp32(nets, force_fp32):

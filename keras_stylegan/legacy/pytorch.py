@@ -29,7 +29,7 @@ import numpy as np
 from keras_stylegan.legacy.convert import (
     Kwargs, assign_table, flatten_rows_chw_to_hwc, identity)
 from keras_stylegan.legacy.torch_unpickler import PersistentObject, load_torch_pickle
-from keras_stylegan.legacy.unpickler import LegacyFormatError
+from keras_stylegan.legacy.unpickler import LegacyFormatError, fail
 from keras_stylegan.networks.discriminator_sg2 import DiscriminatorSG2
 from keras_stylegan.networks.generator import Generator
 
@@ -56,10 +56,6 @@ class TorchSnapshot:
     training_set_kwargs: object
     codebase: str
     source: str
-
-
-def _fail(source, msg):
-    raise LegacyFormatError(f"{source}: {msg}")
 
 
 def _structure_errors_as_format_errors(func):
@@ -107,23 +103,23 @@ def all_classes(obj):
 
 def _check_module(obj, where, source, class_name):
     if not isinstance(obj, PersistentObject):
-        _fail(source, f"{where} is not an NVIDIA network object (got {type(obj).__name__}).")
+        fail(source, f"{where} is not an NVIDIA network object (got {type(obj).__name__}).")
     classes = all_classes(obj)
     alias_free = sorted(classes & set(STYLEGAN3_CLASSES)) or (
         ["magnitude_ema_beta"] if "magnitude_ema_beta" in obj.init_kwargs else [])
     if alias_free:
         kind = "stylegan3-r" if obj.init_kwargs.get("use_radial_filters") else "stylegan3-t"
-        _fail(source, f"{where} is a StyleGAN3 alias-free network ({kind}; it has "
+        fail(source, f"{where} is a StyleGAN3 alias-free network ({kind}; it has "
                       f"{alias_free}). keras-stylegan imports StyleGAN2 networks only: "
                       "StyleGAN2-ADA-PyTorch and the stylegan3 repo's --cfg=stylegan2.")
     if obj.class_name != class_name:
-        _fail(source, f"{where} is a {obj.class_name!r}; expected {class_name!r}.")
+        fail(source, f"{where} is a {obj.class_name!r}; expected {class_name!r}.")
     if obj.init_args:
-        _fail(source, f"{where} was built with positional arguments {obj.init_args!r:.200}; "
+        fail(source, f"{where} was built with positional arguments {obj.init_args!r:.200}; "
                       "NVIDIA's training code passes keyword arguments only.")
     for key, value in named_tensors(obj).items():
         if not (isinstance(value, np.ndarray) and value.dtype == np.float32):
-            _fail(source, f"{where}.{key} is not a float32 tensor.")
+            fail(source, f"{where}.{key} is not a float32 tensor.")
 
 
 def read_torch_pkl(path_or_bytes):
@@ -138,20 +134,20 @@ def read_torch_pkl(path_or_bytes):
     data, source = _read_bytes(path_or_bytes)
     obj = load_torch_pickle(data, source)
     if not isinstance(obj, dict):
-        _fail(source, f"expected the snapshot dict that NVIDIA's PyTorch training loop "
+        fail(source, f"expected the snapshot dict that NVIDIA's PyTorch training loop "
                       f"writes; found {type(obj).__name__}.")
     unknown = sorted(str(k) for k in obj if k not in SNAPSHOT_KEYS)
     missing = [k for k in ("G", "D", "G_ema") if k not in obj]
     if unknown or missing:
-        _fail(source, f"unexpected snapshot keys: missing {missing}, unknown {unknown}.")
+        fail(source, f"unexpected snapshot keys: missing {missing}, unknown {unknown}.")
     for key, cls in (("G", "Generator"), ("G_ema", "Generator"), ("D", "Discriminator")):
         _check_module(obj[key], key, source, cls)
     pipe = obj.get("augment_pipe")
     if pipe is not None and not isinstance(pipe, PersistentObject):
-        _fail(source, "augment_pipe is neither None nor a stored module.")
+        fail(source, "augment_pipe is neither None nor a stored module.")
     tsk = obj.get("training_set_kwargs")
     if tsk is not None and not isinstance(tsk, dict):
-        _fail(source, "training_set_kwargs is neither None nor a dict.")
+        fail(source, "training_set_kwargs is neither None nor a dict.")
     return TorchSnapshot(G=obj["G"], D=obj["D"], G_ema=obj["G_ema"], augment_pipe=pipe,
                          training_set_kwargs=None if tsk is None else dict(tsk),
                          codebase=_codebase(obj["G_ema"]), source=source)
@@ -177,7 +173,7 @@ def _codebase(G):
 
 def _kwargs(d, origin, source):
     if not isinstance(d, dict):
-        _fail(source, f"{origin} is not a dict of kwargs.")
+        fail(source, f"{origin} is not a dict of kwargs.")
     return Kwargs([_Named(dict(d), origin)], source)
 
 
@@ -201,14 +197,14 @@ def _check_attr(obj, path, name, expected, where, source):
     except KeyError:
         return
     if value != expected and not (value is None and expected is None):
-        _fail(source, f"{where}.{path}.{name} is {value!r} but its kwargs give "
+        fail(source, f"{where}.{path}.{name} is {value!r} but its kwargs give "
                       f"{expected!r}; the file is inconsistent.")
 
 
 def _taps(filt, source):
     if not (isinstance(filt, (list, tuple)) and filt
             and all(isinstance(t, (int, float)) for t in filt)):
-        _fail(source, f"unsupported resample_filter {filt!r}; expected a list of FIR taps.")
+        fail(source, f"unsupported resample_filter {filt!r}; expected a list of FIR taps.")
     return [float(t) for t in filt]
 
 
@@ -222,7 +218,7 @@ def generator_config(obj, codebase, source, where):
     channels = kw.take("img_channels", None)
     if not all(isinstance(v, int) and v >= 0 for v in (z_dim, c_dim, w_dim, resolution,
                                                         channels)) or not z_dim or not w_dim:
-        _fail(source, f"{where}: z_dim, c_dim, w_dim, img_resolution and img_channels must "
+        fail(source, f"{where}: z_dim, c_dim, w_dim, img_resolution and img_channels must "
                       "be given as ints (z_dim, w_dim > 0).")
     mkw = _kwargs(kw.take("mapping_kwargs", {}), f"{where}.mapping_kwargs", source)
     if codebase == ADA:
@@ -358,7 +354,7 @@ def _resample_filters(tensors, taps, where, source):
     names = [n for n in tensors if n.split(".")[-1] == "resample_filter"]
     for n in names:
         if tensors[n].shape != k.shape or not np.allclose(tensors[n], k, atol=1e-6):
-            _fail(source, f"{where}.{n} is not the FIR filter of resample_filter {taps}.")
+            fail(source, f"{where}.{n} is not the FIR filter of resample_filter {taps}.")
     return names
 
 
@@ -368,7 +364,7 @@ def generator(obj, codebase, source, name, where):
     try:
         G = Generator(name=name, **config)
     except ValueError as e:
-        _fail(source, f"{where}: {e}")
+        fail(source, f"{where}: {e}")
     tensors = named_tensors(obj)
     filters = _resample_filters(tensors, config["synthesis_kwargs"]["resample_kernel"],
                                 where, source)
@@ -391,7 +387,7 @@ def discriminator_config(obj, codebase, source, where="D"):
         conv_clamp=kw.take("conv_clamp", defaults["conv_clamp"]))
     if not all(isinstance(config[k], int) for k in ("resolution", "num_channels",
                                                     "label_size")):
-        _fail(source, f"{where}: c_dim, img_resolution and img_channels must be ints.")
+        fail(source, f"{where}: c_dim, img_resolution and img_channels must be ints.")
     cmap_dim = kw.take("cmap_dim", None)
     bkw = _kwargs(kw.take("block_kwargs", {}), f"{where}.block_kwargs", source)
     mkw = _kwargs(kw.take("mapping_kwargs", {}), f"{where}.mapping_kwargs", source)
@@ -409,18 +405,18 @@ def discriminator_config(obj, codebase, source, where="D"):
         cmap = min(base // 4, cmax) if cmap_dim is None else cmap_dim
         for key in ("embed_features", "layer_features"):
             if mkw.take(key, None) not in (None, cmap):
-                _fail(source, f"{where}.mapping_kwargs.{key} differs from cmap_dim={cmap}; "
+                fail(source, f"{where}.mapping_kwargs.{key} differs from cmap_dim={cmap}; "
                               "keras-stylegan's label mapping is cmap_dim wide throughout.")
         acts.add(mkw.take("activation", "lrelu", choices=ACTS))
         config.update(cmap_dim=cmap, mapping_layers=mkw.take("num_layers", 8),
                       mapping_lrmul=mkw.take("lr_multiplier", 0.01))
     mkw.check_all_used()
     if len(acts) > 1:
-        _fail(source, f"{where} mixes activations {sorted(acts)}; keras-stylegan uses one.")
+        fail(source, f"{where} mixes activations {sorted(acts)}; keras-stylegan uses one.")
     config["nonlinearity"] = acts.pop()
     if min(base // 4, cmax) != min(base // 2, cmax):
         # NVIDIA's epilogue dense is as wide as the 4x4 features; ours is nf(0) wide.
-        _fail(source, f"{where}: channel_base={base} with channel_max={cmax} gives a 4x4 "
+        fail(source, f"{where}: channel_base={base} with channel_max={cmax} gives a 4x4 "
                       "dense layer narrower than keras-stylegan's DiscriminatorSG2 builds "
                       "(channel_max <= channel_base / 4 is supported).")
     r = int(np.log2(config["resolution"]))
@@ -469,7 +465,7 @@ def discriminator(obj, codebase, source, name="D"):
     try:
         D = DiscriminatorSG2(name=name, **config)
     except ValueError as e:
-        _fail(source, f"D: {e}")
+        fail(source, f"D: {e}")
     tensors = named_tensors(obj)
     filters = _resample_filters(tensors, config["resample_kernel"], "D", source)
     assign_table(discriminator_table(D), tensors, D, "D", source, superseded=filters)

@@ -6,7 +6,12 @@ import os
 import numpy as np
 
 from keras_stylegan.legacy import limits
-from keras_stylegan.legacy.unpickler import LegacyFormatError, NetworkState, quote, safe_load
+from keras_stylegan.legacy.unpickler import (
+    NetworkState,
+    fail,
+    quote,
+    safe_load,
+)
 
 STATE_KEYS = ("version", "name", "static_kwargs", "components", "build_module_src",
               "build_func_name", "variables")
@@ -65,10 +70,6 @@ class LegacyPickle:
     source: str
 
 
-def _fail(source, msg):
-    raise LegacyFormatError(f"{source}: {msg}")
-
-
 def plain_value(value, where, source):
     """`value` as plain data (None, bool, int, float, str, list, tuple, str-keyed dict).
 
@@ -83,29 +84,29 @@ def plain_value(value, where, source):
     def convert(v, depth):
         budget[0] -= 1
         if budget[0] < 0:
-            _fail(source, f"{where} holds more than {limits.MAX_KWARG_VALUES:,} values "
+            fail(source, f"{where} holds more than {limits.MAX_KWARG_VALUES:,} values "
                           "(counting shared ones each time); NVIDIA's hold a few dozen.")
         if depth > limits.MAX_KWARG_DEPTH:
-            _fail(source, f"{where} is nested more than {limits.MAX_KWARG_DEPTH} levels deep.")
+            fail(source, f"{where} is nested more than {limits.MAX_KWARG_DEPTH} levels deep.")
         if v is None or type(v) in (bool, float):
             return v
         if type(v) is int:
             if abs(v) > 2 ** 63:
-                _fail(source, f"{where} holds an integer with {v.bit_length()} bits.")
+                fail(source, f"{where} holds an integer with {v.bit_length()} bits.")
             return v
         if isinstance(v, np.generic) and v.dtype.kind in "biuf" and v.ndim == 0:
             return v.item()
         if type(v) is str:
             chars[0] -= len(v)
             if chars[0] < 0:
-                _fail(source, f"{where} holds more than {limits.MAX_KWARG_CHARS:,} characters "
+                fail(source, f"{where} holds more than {limits.MAX_KWARG_CHARS:,} characters "
                               "of text (counting shared strings each time).")
             return v
         if type(v) in (list, tuple):
             return type(v)(convert(x, depth + 1) for x in v)
         if type(v) is dict and all(type(k) is str for k in v):
             return {k: convert(x, depth + 1) for k, x in v.items()}
-        _fail(source, f"{where} holds a {type(v).__name__}; network kwargs are plain "
+        fail(source, f"{where} holds a {type(v).__name__}; network kwargs are plain "
                       "numbers, strings, lists and dicts.")
 
     # Depth is bounded by MAX_KWARG_DEPTH, far below Python's recursion limit.
@@ -114,7 +115,7 @@ def plain_value(value, where, source):
 
 def _name(value, what, where, source):
     if type(value) is not str or len(value) > limits.MAX_NAME_CHARS:
-        _fail(source, f"network {where}: {what} is not a name (got {type(value).__name__}).")
+        fail(source, f"network {where}: {what} is not a name (got {type(value).__name__}).")
     return value
 
 
@@ -122,20 +123,20 @@ def _array(value, where, source):
     if isinstance(value, np.generic):  # 0-d variables are stored as NumPy scalars
         value = np.asarray(value)
     if not isinstance(value, np.ndarray):
-        _fail(source, f"variable {where} is a {type(value).__name__}, not an array.")
+        fail(source, f"variable {where} is a {type(value).__name__}, not an array.")
     if value.dtype != np.float32:
-        _fail(source, f"variable {where} has dtype {value.dtype}, expected float32.")
+        fail(source, f"variable {where} has dtype {value.dtype}, expected float32.")
     return value
 
 
 def _variables(items, where, source):
     if type(items) not in (list, tuple) or len(items) > limits.MAX_VARIABLES:
-        _fail(source, f"network {where}: malformed variables list.")
+        fail(source, f"network {where}: malformed variables list.")
     variables = {}
     for item in items:
         if not (type(item) is tuple and len(item) == 2 and type(item[0]) is str
                 and len(item[0]) <= limits.MAX_NAME_CHARS):
-            _fail(source, f"network {where}: malformed variables list.")
+            fail(source, f"network {where}: malformed variables list.")
         variables[item[0]] = _array(item[1], f"{where}/{item[0]}", source)
     return variables
 
@@ -143,9 +144,9 @@ def _variables(items, where, source):
 def _network(obj, where, source, seen, depth=0):
     """Validates one network state (and its components, at most MAX_COMPONENT_DEPTH deep)."""
     if type(obj) is not NetworkState or type(getattr(obj, "state", None)) is not dict:
-        _fail(source, f"{where} is not a dnnlib Network (got {type(obj).__name__}).")
+        fail(source, f"{where} is not a dnnlib Network (got {type(obj).__name__}).")
     if id(obj) in seen or len(seen) >= limits.MAX_NETWORKS:
-        _fail(source, f"network {where} is shared with another network, or the file holds "
+        fail(source, f"network {where} is shared with another network, or the file holds "
                       f"more than {limits.MAX_NETWORKS} networks; NVIDIA's files hold "
                       "G, D, Gs and their components, each once.")
     seen.add(id(obj))
@@ -153,19 +154,19 @@ def _network(obj, where, source, seen, depth=0):
     missing = [k for k in STATE_KEYS if k not in state and k != "components"]
     unknown = [k for k in state if k not in STATE_KEYS + ADA_KEYS]
     if missing or unknown:
-        _fail(source, f"network {where} has an unexpected state: missing keys {missing}, "
+        fail(source, f"network {where} has an unexpected state: missing keys {missing}, "
                       f"unknown keys {[quote(k) for k in unknown]}.")
     version = state["version"]
     if type(version) is not int or version not in SUPPORTED_VERSIONS:
-        _fail(source, f"network {where} has format version {quote(version)}; supported "
+        fail(source, f"network {where} has format version {quote(version)}; supported "
                       f"versions are {SUPPORTED_VERSIONS}.")
     if type(state["static_kwargs"]) is not dict:
-        _fail(source, f"network {where}: static_kwargs is not a dict.")
+        fail(source, f"network {where}: static_kwargs is not a dict.")
     kwargs = plain_value(state["static_kwargs"], f"network {where}: static_kwargs", source)
     components = state.get("components") or {}
     if type(components) is not dict or not all(type(k) is str for k in components) or (
             components and depth >= limits.MAX_COMPONENT_DEPTH):
-        _fail(source, f"network {where}: components must be a dict of networks at most "
+        fail(source, f"network {where}: components must be a dict of networks at most "
                       f"{limits.MAX_COMPONENT_DEPTH} levels deep.")
     return Network(
         name=_name(state["name"], "name", where, source), version=version,
@@ -202,18 +203,18 @@ def read_network_pkl(path_or_bytes):
             raise FileNotFoundError(f"No such network pickle: {source}")
         size = os.path.getsize(source)
         if size > limits.MAX_FILE_BYTES:
-            _fail(source, f"{size:,} bytes is over the limit of {limits.MAX_FILE_BYTES:,} "
+            fail(source, f"{size:,} bytes is over the limit of {limits.MAX_FILE_BYTES:,} "
                           "bytes for a network pickle.")
         with open(source, "rb") as f:
             data = f.read(size + 1)  # one more byte: safe_load sees a file that grew
     obj = safe_load(data, source)
     if not (isinstance(obj, tuple) and len(obj) == 3):
-        _fail(source, "expected the tuple (G, D, Gs) that NVIDIA's training code writes; "
+        fail(source, "expected the tuple (G, D, Gs) that NVIDIA's training code writes; "
                       f"found {type(obj).__name__}.")
     seen = set()
     G, D, Gs = (_network(o, n, source, seen) for o, n in zip(obj, ("G", "D", "Gs")))
     family = FAMILY_OF_GENERATOR.get(G.build_func_name)
     if family is None or Gs.build_func_name != G.build_func_name:
-        _fail(source, f"unknown generator architecture {quote(G.build_func_name)}; supported: "
+        fail(source, f"unknown generator architecture {quote(G.build_func_name)}; supported: "
                       f"{sorted(FAMILY_OF_GENERATOR)} (StyleGAN, StyleGAN2, StyleGAN2-ADA).")
     return LegacyPickle(G=G, D=D, Gs=Gs, family=family, source=source)

@@ -36,6 +36,11 @@ class LegacyFormatError(ValueError):
     """The file is not a usable NVIDIA legacy network pickle (message says why)."""
 
 
+def fail(source, msg):
+    """Raises `LegacyFormatError` for the file `source` ('<bytes>' for bytes)."""
+    raise LegacyFormatError(f"{source}: {msg}")
+
+
 class UnsafePickleError(LegacyFormatError):
     """The pickle references a global or operation that a network pickle never needs."""
 
