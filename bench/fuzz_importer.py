@@ -5,7 +5,7 @@ insertions; `tests/helpers/guarded_load.py`) and runs the importer on each
 mutation in a child process capped in memory. Prints every mutation that
 crashed the child, hung, or raised an exception that is not keras-stylegan's
 own, and exits 1 if there was one. CI runs a short version
-(`tests/test_legacy_fuzz.py`).
+(`tests/legacy/test_legacy_fuzz.py`).
 
     python bench/fuzz_importer.py --count 5000 [--seed 0] [--convert 20]
         [--fixtures ../shared/fixtures/legacy] [--memory-mb 1024]

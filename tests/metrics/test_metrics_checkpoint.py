@@ -15,8 +15,9 @@ import pytest
 from keras_stylegan.metrics import torch_checkpoint as tc
 from keras_stylegan.metrics import weights as wmod
 from helpers.torch_files import LEGACY_MAGIC, Tensor, write_legacy, write_zip
+from helpers import paths
 
-DATA = pathlib.Path(__file__).resolve().parent / "data" / "metrics"
+DATA = pathlib.Path(paths.DATA) / "metrics"
 
 
 def test_reads_genuine_torch_files_in_both_formats():

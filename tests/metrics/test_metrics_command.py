@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from keras_stylegan import cli
+from helpers import paths
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "metrics")
+DATA = os.path.join(paths.DATA, "metrics")
 
 
 @pytest.fixture(scope="module")

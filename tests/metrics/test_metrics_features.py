@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from helpers import feature_parity
+from helpers import paths
 
 REL = 1e-4
 
@@ -44,9 +45,8 @@ def test_lpips_on_jax_backend(tmp_path):
     out = tmp_path / "jax.npz"
     env = dict(os.environ, KERAS_BACKEND="jax", CUDA_VISIBLE_DEVICES="",
                JAX_PLATFORMS="cpu")
-    tests_dir = os.path.dirname(os.path.abspath(__file__))
     proc = subprocess.run([sys.executable, "-m", "helpers.feature_parity", str(out), "lpips"],
-                          cwd=tests_dir, env=env, capture_output=True, text=True)
+                          cwd=paths.TESTS, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = np.load(out)
     np.testing.assert_allclose(r["lpips_ours"], r["lpips_ref"], rtol=REL, atol=1e-7)

@@ -9,8 +9,9 @@ import keras
 import numpy as np
 
 from keras_stylegan.networks import renames
+from helpers import paths
 
-COMPAT = pathlib.Path(__file__).parent / "data" / "compat"
+COMPAT = pathlib.Path(paths.DATA) / "compat"
 
 
 def test_old_weight_paths_are_renamed_and_new_ones_kept():

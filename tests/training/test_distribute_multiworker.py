@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 
 from helpers.workers import run_workers
+from helpers.paths import HELPERS
 
 # Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
 pytestmark = pytest.mark.slow
-
-HELPERS = os.path.join(os.path.dirname(__file__), "helpers")
 
 
 @pytest.mark.slow

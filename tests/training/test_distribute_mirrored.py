@@ -9,12 +9,11 @@ import sys
 import pytest
 
 from keras_stylegan.training import distribute
+from helpers.paths import HELPERS, REPO
 
 # Minutes on 2 CPU cores: `make test` runs it, `make test-fast` does not.
 pytestmark = pytest.mark.slow
 
-HELPERS = os.path.join(os.path.dirname(__file__), "helpers")
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.slow

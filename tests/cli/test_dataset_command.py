@@ -15,8 +15,8 @@ from keras_stylegan import cli
 from keras_stylegan.training import builtin
 from keras_stylegan.cli import dataset as command
 from keras_stylegan.training.data import open_dataset
+from helpers.paths import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 N = 7
 
 
