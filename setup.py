@@ -24,6 +24,8 @@ setup(
     python_requires=">=3.10",
     packages=_packages(),
     package_dir=MAPPED,
+    # The style explorer's web page (`keras-stylegan serve` / `explore` show it at /).
+    package_data={"keras_stylegan.export.explorer": ["*.html", "*.js", "*.css"]},
     install_requires=[
         "tensorflow==2.21.0",
         "keras>=3.15,<4",
