@@ -37,6 +37,6 @@ setup(
         "fastapi>=0.110",
         "uvicorn>=0.29",
     ],
-    extras_require={"test": ["pytest>=8", "jax[cpu]>=0.4.30"]},
+    extras_require={"test": ["pytest>=8", "jax[cpu]>=0.4.30", "selenium>=4.20"]},
     entry_points={"console_scripts": ["keras-stylegan=keras_stylegan.cli:main"]},
 )
