@@ -88,7 +88,7 @@ def server_url(server):
 
 
 @pytest.fixture(scope="module")
-def browser(server):
+def browser():
     need(os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER),
          f"{CHROMIUM} or {CHROMEDRIVER} not found: run tests/browser/ensure_chromium.sh as "
          "root, or apt-get install chromium chromium-driver")
@@ -117,7 +117,7 @@ def browser(server):
 
 
 @pytest.fixture
-def page(server, browser):
+def page(browser, server):
     """The explorer, freshly loaded and rendered: (driver, base URL)."""
     url = server_url(server)
     assert urllib.parse.urlsplit(url).hostname == "127.0.0.1"  # explore's default: loopback
