@@ -3,13 +3,16 @@
 Serves every version of every model under a base folder (`BASE/NAME/VERSION/`
 holding a SavedModel or a `model.tflite`), or a single `.tflite` file. See
 `export.rest` for the protocol; the extra `GET .../image` endpoint returns a
-PNG (one image, or a grid for several seeds).
+PNG (one image, or a grid for several seeds), `GET .../mix` a style-mixing
+PNG (`export.mixing`), `GET /v1/models` the models served, and `/` the style
+explorer's web page (`export.explorer`).
 
 Bounds (the server's guarantee; every refusal is a 4xx/503 with a JSON
 `{"error": ...}` body, client mistakes are not logged as errors):
 
-* work per request: at most `max_batch` samples or images; seed and class
-  ranges are counted before anything is expanded; numbers are ASCII only;
+* work per request: at most `max_batch` samples or images (a mixing figure
+  counts its sources too); seed, class and layer ranges are counted before
+  anything is expanded; numbers are ASCII only;
 * body: a declared `Content-Length` over `max_request_bytes` gets 413 before
   anything is read; by default the limit is the size of the largest
   legitimate `:predict` request (`request_budget`), and the JSON arrays and

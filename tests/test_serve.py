@@ -330,6 +330,13 @@ def test_mix_endpoint_model_list_and_explorer_page(setup):
     for i in range(2):
         assert np.abs(fig[32 * (i + 1):32 * (i + 2), :32] - sources[i]).max() <= 1
         assert np.abs(fig[32 * (i + 1):32 * (i + 2), 32:] - cells[i]).max() <= 1
+    # Conditional: every image of class 2; mixing every layer gives the column's image.
+    status, _, data = s.get("/v1/models/sg1c/mix?rows=1&cols=2&styles=0-7&class=2&noise=const"
+                            "&layout=grid")
+    _, _, column = s.get("/v1/models/sg1c/image?seeds=2&class=2&noise=const")
+    assert status == 200 and np.abs(png(data).astype(int) - png(column).astype(int)).max() <= 1
+    got, body = s.get_json("/v1/models/sg1c/mix?rows=1&cols=2")
+    assert got == 400 and "pass class=K" in body["error"]
     # The latest version is the TFLite model: no mapping signature, one clear error.
     got, body = s.get_json("/v1/models/sg1/mix?rows=1&cols=2")
     assert got == 400 and "mapping and synthesis" in body["error"]
