@@ -16,7 +16,7 @@ Example:
 >>> from keras_stylegan import presets
 >>> servable = GeneratorServable("tiny", presets.generator("stylegan-tiny-32"))
 >>> sorted(servable.noise_modes), servable.z_dim
-(['const', 'seed'], 32)
+(['const', 'seed'], 64)
 """
 
 import os

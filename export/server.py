@@ -44,7 +44,7 @@ import numpy as np
 
 from keras_stylegan.errors import NetworkFileError
 from keras_stylegan.export import explorer, mixing, rest
-from keras_stylegan.export.rest import (  # noqa: F401 (the ranges are used from here too)
+from keras_stylegan.export.rest import (  # noqa: F401 (re-exported: callers import them from here)
     MAX_PARAM_CHARS, SEED_BOUND, RestError, SignatureSpec, TensorInfo, expand_ranges,
     parse_ranges, range_count)
 
@@ -360,8 +360,6 @@ def _sanitize(name):
 
 
 # Images -----------------------------------------------------------------------------------------
-
-
 
 def parse_image_query(query, servable, max_batch):
     """Query parameters of `GET .../image` -> (seeds, psi, labels, noise, cols).
