@@ -176,7 +176,8 @@ def check_mixing(servable):
             s in servable.signatures for s in ("synthesis", "synthesis_const")):
         raise RestError(400, f"Style mixing needs the mapping and synthesis signatures, which "
                         f"this {servable.kind} model lacks: serve a SavedModel from "
-                        "`keras-stylegan export`, or the network with `keras-stylegan explore`")
+                        "`keras-stylegan export`, or explore the original network (.pkl, "
+                        ".keras, run directory) with `keras-stylegan explore`")
     return mapping.outputs["ws"].shape[1]
 
 

@@ -656,8 +656,9 @@ def serve(repo, host="127.0.0.1", port=8501, limits=None, access_log=False, sock
     make_server(repo, host, port, limits, access_log).run(sockets=[sock] if sock else None)
 
 
-def bind_socket(host, port):
-    """A TCP socket bound to (host, port) (port 0: any free one), for `serve(sock=)`.
+def bind_socket(host, port, backlog=128):
+    """A listening TCP socket on (host, port) (port 0: any free one), for `serve(sock=)`:
+    clients that connect before the server runs wait to be answered.
 
     OSError if the address is taken or not this machine's.
     """
@@ -668,6 +669,7 @@ def bind_socket(host, port):
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        sock.listen(backlog)
     except OSError:
         sock.close()
         raise

@@ -181,7 +181,8 @@ async function updateMix() {
     return finish("mix", run, new Error(
       `Style mixing needs the mapping and synthesis signatures, which this ` +
       `${state.model.kind} model lacks: serve a SavedModel from keras-stylegan export, ` +
-      "or the network with keras-stylegan explore"));
+      "or explore the original network (.pkl, .keras, run directory) with " +
+      "keras-stylegan explore"));
   }
   let rows, cols, params;
   try {
