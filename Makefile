@@ -2,12 +2,13 @@
 #   make demo   create .venv, install, train on the built-in dataset, generate images
 #   make test   create .venv, install, run the whole test suite (what CI runs)
 #   make test-fast   the tests not marked slow (minutes)
+#   make browser   install Chromium + chromedriver for the browser test if missing (as root)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-fast demo install clean bench
+.PHONY: test test-fast demo install clean bench browser
 
 $(STAMP): requirements.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +19,16 @@ $(STAMP): requirements.txt setup.py
 
 install: $(STAMP)
 
-test: $(STAMP)
+# The style explorer's test drives Debian's Chromium with Selenium
+# (tests/test_explorer_browser.py): apt-get installs it when missing and root.
+browser:
+	sh tests/browser/ensure_chromium.sh
+
+test: $(STAMP) browser
 	$(PY) -m pytest -q tests
 
 # The tests not marked slow: a few minutes on 2 cores, for development.
-test-fast: $(STAMP)
+test-fast: $(STAMP) browser
 	$(PY) -m pytest -q -m "not slow" tests
 
 # Train on the built-in dataset (CPU, a few minutes), generate a grid from the

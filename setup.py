@@ -24,6 +24,8 @@ setup(
     python_requires=">=3.10",
     packages=_packages(),
     package_dir=MAPPED,
+    # The style explorer's web page (`keras-stylegan serve` / `explore` show it at /).
+    package_data={"keras_stylegan.export.explorer": ["*.html", "*.js", "*.css"]},
     install_requires=[
         "tensorflow==2.21.0",
         "keras>=3.15,<4",
@@ -35,6 +37,6 @@ setup(
         "fastapi>=0.110",
         "uvicorn>=0.29",
     ],
-    extras_require={"test": ["pytest>=8", "jax[cpu]>=0.4.30"]},
+    extras_require={"test": ["pytest>=8", "jax[cpu]>=0.4.30", "selenium>=4.20"]},
     entry_points={"console_scripts": ["keras-stylegan=keras_stylegan.cli:main"]},
 )

@@ -10,7 +10,8 @@ switch between `keras-stylegan serve` and TF Serving unchanged:
   (columnar, answered with `{"outputs": ...}`)
 * errors: `{"error": "..."}` with an HTTP error status.
 
-Our extension (not in TF Serving): `GET .../image?seeds=0-3&psi=0.7` -> PNG.
+Our extensions (not in TF Serving): `GET .../image?seeds=0-3&psi=0.7` -> PNG,
+`GET .../mix?rows=0-2&cols=3-5&styles=coarse` -> a style-mixing PNG.
 """
 
 import json
@@ -32,10 +33,13 @@ DTYPE_NAMES = {
 ASCII_DIGITS = re.compile(r"[0-9]+")  # not str.isdigit() or \d: they accept "²", "١"
 ASCII_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 MAX_NUMBER_CHARS = 64
+MAX_PARAM_CHARS = 1000  # a seeds/class/labels/styles parameter longer than this is refused
+SEED_BOUND = 2 ** 32  # NumPy's RandomState takes seeds below 2**32
+RANGES_RE = re.compile(r"([0-9]+)(?:-([0-9]+))?")  # ASCII only: \d also matches '١'
 
 PATH_RE = re.compile(
     r"(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?"
-    r"(?:(?P<metadata>/metadata)|(?P<image>/image)|:(?P<verb>[A-Za-z]+))?")
+    r"(?:(?P<metadata>/metadata)|(?P<image>/image)|(?P<mix>/mix)|:(?P<verb>[A-Za-z]+))?")
 
 
 class RestError(Exception):
@@ -86,7 +90,7 @@ class ModelPath:
     """A parsed `/v1/models/...` path."""
     name: str
     version: int = None  # None: the latest version
-    kind: str = "status"  # 'status', 'metadata', 'image' or 'verb'
+    kind: str = "status"  # 'status', 'metadata', 'image', 'mix' or 'verb'
     verb: str = None
 
 
@@ -102,6 +106,8 @@ def parse_model_path(path):
         kind, verb = "metadata", None
     elif m.group("image"):
         kind, verb = "image", None
+    elif m.group("mix"):
+        kind, verb = "mix", None
     elif m.group("verb"):
         kind, verb = "verb", m.group("verb")
     else:
@@ -138,6 +144,39 @@ def parse_float(text, name):
     if not np.isfinite(value):
         raise RestError(400, f"{name} must be finite; received {_clip(text)!r}")
     return value
+
+
+def parse_ranges(text, name):
+    """'0-7,12' -> [(0, 7), (12, 12)], checked but not expanded; RestError(400) if malformed.
+
+    ASCII digits only; the same syntax as `generate --seeds` (`parse_seeds`).
+
+    >>> parse_ranges("0-3, 7", "seed")
+    [(0, 3), (7, 7)]
+    """
+    if len(text) > MAX_PARAM_CHARS:
+        raise RestError(400, f"The {name}s parameter is too long (over {MAX_PARAM_CHARS} "
+                        "characters)")
+    ranges = []
+    for part in text.split(","):
+        m = RANGES_RE.fullmatch(part.strip())
+        if not m:
+            raise RestError(400, f"Bad {name} range {_clip(part)!r}; use e.g. '0-7,12' "
+                            "(digits 0-9)")
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))  # <= 1000 digits: fast
+        if hi < lo:
+            raise RestError(400, f"Bad {name} range {part.strip()!r}: the end is below the start")
+        ranges.append((lo, hi))
+    return ranges
+
+
+def range_count(ranges):
+    """How many numbers `ranges` name (without expanding them)."""
+    return sum(hi - lo + 1 for lo, hi in ranges)
+
+
+def expand_ranges(ranges):
+    return [v for lo, hi in ranges for v in range(lo, hi + 1)]
 
 
 def _clip(text, n=40):

@@ -3,13 +3,16 @@
 Serves every version of every model under a base folder (`BASE/NAME/VERSION/`
 holding a SavedModel or a `model.tflite`), or a single `.tflite` file. See
 `export.rest` for the protocol; the extra `GET .../image` endpoint returns a
-PNG (one image, or a grid for several seeds).
+PNG (one image, or a grid for several seeds), `GET .../mix` a style-mixing
+PNG (`export.mixing`), `GET /v1/models` the models served, and `/` the style
+explorer's web page (`export.explorer`).
 
 Bounds (the server's guarantee; every refusal is a 4xx/503 with a JSON
 `{"error": ...}` body, client mistakes are not logged as errors):
 
-* work per request: at most `max_batch` samples or images; seed and class
-  ranges are counted before anything is expanded; numbers are ASCII only;
+* work per request: at most `max_batch` samples or images (a mixing figure
+  counts its sources too); seed, class and layer ranges are counted before
+  anything is expanded; numbers are ASCII only;
 * body: a declared `Content-Length` over `max_request_bytes` gets 413 before
   anything is read; by default the limit is the size of the largest
   legitimate `:predict` request (`request_budget`), and the JSON arrays and
@@ -40,8 +43,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from keras_stylegan.errors import NetworkFileError
-from keras_stylegan.export import rest
-from keras_stylegan.export.rest import RestError, SignatureSpec, TensorInfo
+from keras_stylegan.export import explorer, mixing, rest
+from keras_stylegan.export.rest import (  # noqa: F401 (re-exported: callers import them from here)
+    MAX_PARAM_CHARS, SEED_BOUND, RestError, SignatureSpec, TensorInfo, expand_ranges,
+    parse_ranges, range_count)
 
 log = logging.getLogger("keras_stylegan.serve")
 NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
@@ -125,14 +130,20 @@ class SavedModelServable:
 
         self.name, self.version, self.path = name, version, path
         self.model = tf.saved_model.load(path)
-        self.signatures = {}
+        functions, signatures = {}, {}
         for key, fn in self.model.signatures.items():
             _, ins = fn.structured_input_signature
             inputs = {k: TensorInfo(np.dtype(s.dtype.as_numpy_dtype), tuple(s.shape.as_list()))
                       for k, s in ins.items()}
             outputs = {k: TensorInfo(np.dtype(s.dtype.as_numpy_dtype), tuple(s.shape.as_list()))
                        for k, s in fn.structured_outputs.items()}
-            self.signatures[key] = SignatureSpec(key, inputs, outputs)
+            functions[key] = fn
+            signatures[key] = SignatureSpec(key, inputs, outputs)
+        self._set_signatures(functions, signatures)
+
+    def _set_signatures(self, functions, signatures):
+        """`functions` {name: callable(**tensors) -> {name: tensor}}, described by `signatures`."""
+        self.functions, self.signatures = functions, signatures
         gen = self.signatures.get("generate_const") or self.signatures.get(
             rest.DEFAULT_SIGNATURE)
         self.z_dim = gen.inputs["z"].shape[1] if gen and "z" in gen.inputs else None
@@ -143,9 +154,8 @@ class SavedModelServable:
 
     def predict(self, signature, inputs):
         import tensorflow as tf
-        fn = self.model.signatures[signature]
-        _, spec = fn.structured_input_signature
-        feed = {k: tf.constant(v, dtype=spec[k].dtype) for k, v in inputs.items()}
+        fn, spec = self.functions[signature], self.signatures[signature].inputs
+        feed = {k: tf.constant(v, dtype=tf.as_dtype(spec[k].dtype)) for k, v in inputs.items()}
         try:
             out = fn(**feed)
         except (tf.errors.InvalidArgumentError, ValueError, TypeError) as e:
@@ -288,6 +298,14 @@ class ModelRepository:
         log.info("loaded %s version %s (%s) in %.1fs", name, version, servable.kind,
                  time.time() - t0)
 
+    def add_servable(self, servable, warm_up=True):
+        """Adds an already built servable (e.g. an in-process `GeneratorServable`)."""
+        self._add(servable.name, servable.version, lambda: servable, warm_up)
+        error = self.failed.get(servable.name, {}).get(servable.version)
+        if error:  # warming it up failed
+            raise NetworkFileError(f"{servable.name} does not run: {error}")
+        return self
+
     def names(self):
         return sorted(set(self.models) | set(self.failed))
 
@@ -315,6 +333,23 @@ class ModelRepository:
         return sorted(rows.items(), reverse=True)
 
 
+def describe(servable):
+    """What the explorer page needs to know of a servable (JSON-able)."""
+    gen = servable.signatures.get("generate_const") or servable.signatures.get(
+        rest.DEFAULT_SIGNATURE)
+    shape = gen.outputs["images"].shape if gen and "images" in gen.outputs else None
+    try:
+        num_ws = mixing.check_mixing(servable)
+    except RestError:
+        num_ws = None
+    return {"name": servable.name, "version": servable.version, "kind": servable.kind,
+            "resolution": shape[1] if shape else None,
+            "channels": shape[3] if shape else None,
+            "z_dim": servable.z_dim, "label_size": servable.label_size,
+            "noise_modes": list(servable.noise_modes), "num_ws": num_ws,
+            "style_presets": mixing.style_presets(num_ws) if num_ws else None}
+
+
 def _versions(folder):
     return sorted(int(d) for d in os.listdir(folder)
                   if rest.ASCII_DIGITS.fullmatch(d) and os.path.isdir(os.path.join(folder, d)))
@@ -325,11 +360,6 @@ def _sanitize(name):
 
 
 # Images -----------------------------------------------------------------------------------------
-
-MAX_PARAM_CHARS = 1000  # a seeds/class/labels parameter longer than this is refused
-SEED_BOUND = 2 ** 32  # NumPy's RandomState takes seeds below 2**32
-RANGES_RE = re.compile(r"([0-9]+)(?:-([0-9]+))?")  # ASCII only: \d also matches '١'
-
 
 def parse_image_query(query, servable, max_batch):
     """Query parameters of `GET .../image` -> (seeds, psi, labels, noise, cols).
@@ -385,39 +415,6 @@ def parse_image_query(query, servable, max_batch):
     if "cols" in query:
         cols = rest.parse_int(query["cols"], "cols", lo=1, hi=len(seeds))
     return seeds, psi, labels, noise, cols
-
-
-def parse_ranges(text, name):
-    """'0-7,12' -> [(0, 7), (12, 12)], checked but not expanded; RestError(400) if malformed.
-
-    ASCII digits only; the same syntax as `generate --seeds` (`parse_seeds`).
-
-    >>> parse_ranges("0-3, 7", "seed")
-    [(0, 3), (7, 7)]
-    """
-    if len(text) > MAX_PARAM_CHARS:
-        raise RestError(400, f"The {name}s parameter is too long (over {MAX_PARAM_CHARS} "
-                        "characters)")
-    ranges = []
-    for part in text.split(","):
-        m = RANGES_RE.fullmatch(part.strip())
-        if not m:
-            raise RestError(400, f"Bad {name} range {rest._clip(part)!r}; use e.g. '0-7,12' "
-                            "(digits 0-9)")
-        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))  # <= 1000 digits: fast
-        if hi < lo:
-            raise RestError(400, f"Bad {name} range {part.strip()!r}: the end is below the start")
-        ranges.append((lo, hi))
-    return ranges
-
-
-def range_count(ranges):
-    """How many numbers `ranges` name (without expanding them)."""
-    return sum(hi - lo + 1 for lo, hi in ranges)
-
-
-def expand_ranges(ranges):
-    return [v for lo, hi in ranges for v in range(lo, hi + 1)]
 
 
 def _labels_param(query, size, n):
@@ -539,6 +536,10 @@ def create_app(repo, limits=None):
     async def http_error(request, exc):
         return json_response({"error": str(exc.detail)}, exc.status_code)
 
+    @app.exception_handler(RestError)
+    async def rest_error(request, exc):
+        return json_response(exc.body(), exc.status)
+
     @app.api_route("/v1/models/{path:path}", methods=["GET", "POST"])
     async def models(path: str, request: Request):
         try:
@@ -559,6 +560,8 @@ def create_app(repo, limits=None):
             if mp.kind == "metadata":
                 return json_response(rest.metadata_response(
                     mp.name, servable.version, servable.signatures))
+            if mp.kind == "mix":
+                return await mix(servable, request)
             return await image(servable, request)
         except RestError as e:
             return json_response(e.body(), e.status)
@@ -599,10 +602,34 @@ def create_app(repo, limits=None):
         png = await anyio.to_thread.run_sync(encode_png, images, cols)
         return Response(png, media_type="image/png")
 
+    async def mix(servable, request):
+        plan = mixing.parse_mix_query(dict(request.query_params), servable, limits.max_batch)
+        grid = await run_model(mixing.mix_image, servable, plan)
+        png = await anyio.to_thread.run_sync(encode_png, grid[None])
+        return Response(png, media_type="image/png")
+
+    @app.get("/v1/models")
+    async def model_list():
+        return json_response({
+            "models": [describe(s) for versions in repo.models.values()
+                       for s in [versions[max(versions)]]],
+            "failed": {n: {str(v): e for v, e in d.items()} for n, d in repo.failed.items()},
+            "limits": {"max_batch": limits.max_batch},
+            "api": "/v1/models/NAME[/versions/V][/metadata|:predict|/image|/mix]"})
+
+    page = explorer.assets()
+
     @app.get("/")
-    async def root():
-        return json_response({"models": repo.names(), "api": "/v1/models/NAME[/versions/V]"
-                              "[/metadata|:predict|/image]"})
+    async def explorer_index():
+        return await explorer_page(explorer.INDEX)
+
+    @app.get("/{asset}")
+    async def explorer_page(asset: str):
+        if asset not in page.files:
+            raise RestError(404, f"Not found: /{asset} (the explorer is at /, the models at "
+                            "/v1/models)")
+        body, media_type = page.files[asset]
+        return Response(body, media_type=media_type, headers=page.headers)
 
     return app
 
@@ -623,6 +650,27 @@ def make_server(repo, host="127.0.0.1", port=8501, limits=None, access_log=False
     return uvicorn.Server(config)
 
 
-def serve(repo, host="127.0.0.1", port=8501, limits=None, access_log=False):
-    """Runs the server until interrupted (SIGINT / SIGTERM)."""
-    make_server(repo, host, port, limits, access_log).run()
+def serve(repo, host="127.0.0.1", port=8501, limits=None, access_log=False, sock=None):
+    """Runs the server until interrupted (SIGINT / SIGTERM); on `sock` (a bound socket,
+    e.g. from `bind_socket`) if given, else on host:port."""
+    make_server(repo, host, port, limits, access_log).run(sockets=[sock] if sock else None)
+
+
+def bind_socket(host, port, backlog=128):
+    """A listening TCP socket on (host, port) (port 0: any free one), for `serve(sock=)`:
+    clients that connect before the server runs wait to be answered.
+
+    OSError if the address is taken or not this machine's.
+    """
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock

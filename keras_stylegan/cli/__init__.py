@@ -27,6 +27,7 @@ COMMANDS = {
     "metrics": ("keras_stylegan.cli.metrics", "compute FID, KID, precision/recall and PPL"),
     "export": ("keras_stylegan.cli.export", "export a generator to SavedModel or TFLite"),
     "serve": ("keras_stylegan.cli.serve", "serve SavedModels over TF Serving's REST protocol"),
+    "explore": ("keras_stylegan.cli.explore", "explore a network in the browser (no export)"),
 }
 
 

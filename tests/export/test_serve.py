@@ -311,6 +311,46 @@ def test_image_endpoint_errors(setup, query, status):
     assert got == status and body["error"]
 
 
+def test_mix_endpoint_model_list_and_explorer_page(setup):
+    """`serve` mixes styles with an exported SavedModel's mapping and synthesis signatures
+    (checked against the Keras generator) and shows the style explorer at /."""
+    s, G = setup["server"], setup["sg1"]["G"]
+    status, ctype, data = s.get("/v1/models/sg1/versions/1/mix?rows=1-2&cols=3&styles=middle"
+                                "&psi=0.7&noise=const")
+    assert (status, ctype) == (200, "image/png")
+    fig = png(data).astype(int)
+    assert fig.shape == (3 * 32, 2 * 32, 3)
+    ws = np.asarray(G.truncate(G.mapping(latents_from_seeds([1, 2, 3], G.z_dim)), 0.7,
+                               G.truncation_cutoff))
+    mixed = ws[:2].copy()
+    mixed[:, 4:8] = ws[2, 4:8]  # middle: the 16 and 32 px layers of column seed 3
+    cells = to_uint8(G.synthesis(mixed, noise_mode="const")).astype(int)
+    sources = to_uint8(G.synthesis(ws, noise_mode="const")).astype(int)
+    assert np.abs(fig[:32, 32:] - sources[2]).max() <= 1
+    for i in range(2):
+        assert np.abs(fig[32 * (i + 1):32 * (i + 2), :32] - sources[i]).max() <= 1
+        assert np.abs(fig[32 * (i + 1):32 * (i + 2), 32:] - cells[i]).max() <= 1
+    # Conditional: every image of class 2; mixing every layer gives the column's image.
+    status, _, data = s.get("/v1/models/sg1c/mix?rows=1&cols=2&styles=0-7&class=2&noise=const"
+                            "&layout=grid")
+    _, _, column = s.get("/v1/models/sg1c/image?seeds=2&class=2&noise=const")
+    assert status == 200 and np.abs(png(data).astype(int) - png(column).astype(int)).max() <= 1
+    got, body = s.get_json("/v1/models/sg1c/mix?rows=1&cols=2")
+    assert got == 400 and "pass class=K" in body["error"]
+    # The latest version is the TFLite model: no mapping signature, one clear error.
+    got, body = s.get_json("/v1/models/sg1/mix?rows=1&cols=2")
+    assert got == 400 and "mapping and synthesis" in body["error"]
+    status, body = s.get_json("/v1/models")
+    models = {m["name"]: m for m in body["models"]}
+    assert status == 200 and sorted(models) == ["sg1", "sg1c"]
+    assert (models["sg1"]["version"], models["sg1"]["kind"], models["sg1"]["num_ws"]) == (
+        2, "tflite", None)
+    assert models["sg1c"]["num_ws"] == G.num_ws and models["sg1c"]["label_size"] == 4
+    assert "9" in body["failed"]["sg1"] and body["limits"]["max_batch"] == MAX_BATCH
+    status, ctype, data = s.get("/")
+    assert status == 200 and ctype.startswith("text/html") and b"explorer.js" in data
+
+
 # Errors -----------------------------------------------------------------------------------------
 
 GOOD_ROW = {"z": [0.0] * 64, "truncation_psi": 1.0, "seed": 1}
