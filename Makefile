@@ -20,7 +20,7 @@ $(STAMP): requirements.txt setup.py
 install: $(STAMP)
 
 # The style explorer's test drives Debian's Chromium with Selenium
-# (tests/test_explorer_browser.py): apt-get installs it when missing and root.
+# (tests/export/test_explorer_browser.py): apt-get installs it when missing and root.
 browser:
 	sh tests/browser/ensure_chromium.sh
 
