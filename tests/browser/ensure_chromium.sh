@@ -17,6 +17,10 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "ensure_chromium: installing chromium and chromium-driver with apt-get" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+        chromium chromium-driver >/dev/null; }; then
+    echo "ensure_chromium: apt-get could not install chromium chromium-driver: the" \
+         "browser test will skip (fail under CI); the other tests run." >&2
+    exit 0
+fi
 /usr/bin/chromedriver --version >&2
