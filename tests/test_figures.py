@@ -279,8 +279,8 @@ def test_bad_networks_and_ws_files_give_one_clear_error(tmp_path, capsys):
     (tmp_path / "model" / "1").mkdir(parents=True)
     (tmp_path / "model" / "1" / "saved_model.pb").write_bytes(b"")
     save_ws(tmp_path / "w.npz", np.zeros([1, 5, 64], np.float32))
-    cases = [(["--network", tmp_path / "model"], "is an exported model"),
-             (["--network", tmp_path / "x.tflite"], "is an exported model"),
+    cases = [(["--network", tmp_path / "model"], "not a SavedModel written by keras-stylegan"),
+             (["--network", tmp_path / "x.tflite"], "is a TFLite model"),
              (["--network", "preset:stylegan-tiny-cond-32"], "pass a class"),
              (["--network", "preset:stylegan-tiny-32", "--rows", tmp_path / "w.npz"],
               "num_ws = 5 but the network has 8")]
@@ -288,3 +288,32 @@ def test_bad_networks_and_ws_files_give_one_clear_error(tmp_path, capsys):
         assert run("style-mixing", *argv, "--outdir", tmp_path / "out") == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
+
+
+@pytest.mark.slow  # the export: about 20 s of CPU, minutes on a loaded machine
+def test_a_savedmodel_draws_the_figures_its_signatures_allow(tmp_path, capsys):
+    """uncurated, style mixing and the noise variation of an exported SavedModel
+    equal those of the .keras file it was exported from (random noise: the
+    same keys in the graph); Figure 5 and other cutoffs are one clear error."""
+    from keras_stylegan import presets
+    from keras_stylegan.export.savedmodel import export_savedmodel
+    G = presets.generator("stylegan-tiny-32")
+    G.save(tmp_path / "g.keras")
+    export_savedmodel(G, str(tmp_path / "models"), name="tiny")
+    common = ["--noise-mode", "random", "--noise-seed", "4"]
+    kinds = (("uncurated", ["--seeds", "0-2"]),
+             ("style-mixing", ["--rows", "1", "--cols", "2-3", "--styles", "middle"]),
+             ("noise", ["--seeds", "5", "--draws", "3", "--noise-figures", "variation"]))
+    for spec, out in ((tmp_path / "models" / "tiny", "sm"), (tmp_path / "g.keras", "k")):
+        for kind, extra in kinds:
+            assert run(kind, "--network", spec, "--outdir", tmp_path / out, *common,
+                       *extra) == 0
+    for name in ("uncurated.png", "style-mixing-middle.png", "noise-variation.png"):
+        assert_close(png(tmp_path / "sm" / name), png(tmp_path / "k" / name))
+    for extra, message in ((["noise"], "Figure 5"),
+                           (["truncation", "--cutoff", "2"], "fixed at export"),
+                           (["uncurated", "--noise-mode", "none"], "no noise-free")):
+        assert run(*extra, "--network", tmp_path / "models" / "tiny",
+                   "--outdir", tmp_path / "bad") == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -31,7 +31,7 @@ def add_arguments(p):
     p.add_argument("kind", choices=KINDS, help="the figure to draw")
     p.add_argument("--network", required=True, metavar="NET",
                    help="NVIDIA .pkl (TF1 or PyTorch), .keras snapshot, training run dir, "
-                   "or preset:NAME")
+                   "preset:NAME, or an exported SavedModel (folder)")
     p.add_argument("--outdir", required=True, help="output folder")
     p.add_argument("--seeds", default=None,
                    help="seeds (uncurated: 0-11; truncation: 91,388; noise: 3,7 (the first "
@@ -69,9 +69,12 @@ def add_arguments(p):
     g = p.add_argument_group("noise")
     g.add_argument("--draws", type=int, default=100,
                    help="noise draws for the std image (default 100, NVIDIA's)")
-    g.add_argument("--show", type=int, default=4, help="draws shown (default 4)")
+    g.add_argument("--show", type=int, default=None,
+                   help="draws shown (default 4, or --draws if fewer)")
     g.add_argument("--crop", default=None, metavar="X,Y,SIZE",
                    help="the zoomed square (default: a quarter-size square at the centre)")
+    g.add_argument("--noise-figures", choices=("both", "variation", "layers"), default="both",
+                   help="Figure 4 (variation), Figure 5 (layers) or both (default)")
     g.add_argument("--noise-split", type=int, default=None, metavar="PX",
                    help="fine noise = this resolution and up (default: the paper's 64 px, "
                    "or half the resolution for networks of 64 px and less)")
@@ -84,21 +87,11 @@ def add_arguments(p):
 
 
 def run(args):
-    from keras_stylegan.cli.errors import CommandError
-    from keras_stylegan.errors import ConfigError
-    from keras_stylegan.figures.network import FigureNetwork
     from keras_stylegan.generate import image_grid, save_png
 
     check_args(args)
-    G = load_network(args.network)
-    try:
-        net = FigureNetwork(G, noise_mode=args.noise_mode, noise_seed=args.noise_seed,
-                            class_idx=args.class_idx, batch_size=args.batch)
-        outputs = DRAW[args.kind](net, args)
-    except (ConfigError, ValueError) as e:
-        if isinstance(e, ConfigError) or "seed" in str(e):
-            raise CommandError(str(e)) from None
-        raise
+    net = load_network(args)
+    outputs = DRAW[args.kind](net, args)
     for name, image in outputs.items():
         path = os.path.join(args.outdir, name)
         if name.endswith(".gif"):
@@ -115,6 +108,8 @@ def image_grid_frames(frames, scale):
 
 def check_args(args):
     from keras_stylegan.cli.errors import CommandError
+    if args.show is None:
+        args.show = min(4, args.draws)
     for name in ("scale", "batch", "draws", "show", "fps"):
         if getattr(args, name) < 1:
             raise CommandError(f"--{name} must be >= 1")
@@ -126,26 +121,37 @@ def check_args(args):
         raise CommandError(f"--noise-seed must be in [0, {2 ** 31 - 1}]")
 
 
-def load_network(spec):
-    """The `Generator` of `spec`; SavedModels and .tflite files get one clear error."""
+def load_network(args):
+    """The figures' network of `--network`: a `Generator` (any file `generate`
+    loads), or a SavedModel; a .tflite gets one clear error."""
     from keras_stylegan.cli.errors import CommandError
+    from keras_stylegan.figures.network import FigureNetwork
     from keras_stylegan.loading import load_generator
-    if spec.endswith(".tflite") or is_savedmodel(spec):
+    spec = args.network
+    opts = dict(noise_mode=args.noise_mode, noise_seed=args.noise_seed,
+                class_idx=args.class_idx, batch_size=args.batch)
+    if spec.endswith(".tflite"):
         raise CommandError(
-            f"{spec} is an exported model, whose truncation cutoff and noise are fixed and "
-            "which has no w_avg or per-layer noise inputs to draw figures with: pass the "
-            ".keras snapshot, training run directory or .pkl it was exported from")
-    return load_generator(spec)
+            f"{spec} is a TFLite model, which has no mapping or synthesis signature to draw "
+            "figures with: pass the SavedModel, .keras snapshot, run directory or .pkl it "
+            "was exported from")
+    saved = savedmodel_path(spec)
+    if saved is not None:
+        from keras_stylegan.export.figures import SavedModelFigureNetwork
+        return SavedModelFigureNetwork(saved, **opts)
+    return FigureNetwork(load_generator(spec), **opts)
 
 
-def is_savedmodel(path):
-    """A SavedModel folder, or a model folder of numbered versions (`export`'s layout)."""
+def savedmodel_path(path):
+    """`path` if it is a SavedModel folder, its newest version if it is a model folder
+    of numbered versions (`export`'s layout), else None."""
     if not os.path.isdir(path):
-        return False
+        return None
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
-        return True
-    return any(os.path.isfile(os.path.join(path, d, "saved_model.pb"))
-               for d in os.listdir(path) if d.isdigit())
+        return path
+    versions = sorted(int(d) for d in os.listdir(path)
+                      if d.isdigit() and os.path.isfile(os.path.join(path, d, "saved_model.pb")))
+    return os.path.join(path, str(versions[-1])) if versions else None
 
 
 def seeds_of(args, default):
@@ -197,7 +203,7 @@ def sources(net, args, flag, text):
     for part in str(text).split(","):
         part = part.strip()
         if part.endswith(".npz"):
-            parts.append(Source.from_ws(load_ws(part, net.G.num_ws, net.G.w_dim)))
+            parts.append(Source.from_ws(load_ws(part, net.num_ws, net.w_dim)))
             continue
         try:
             seeds = parse_seeds(part)
@@ -227,10 +233,14 @@ def draw_noise(net, args):
                 raise ValueError
         except ValueError:
             raise CommandError(f"--crop {args.crop!r}: use X,Y,SIZE, e.g. 16,8,8") from None
-    return {"noise-variation.png": variation(net, seeds[0], args.draws, args.show, crop,
-                                             psi(args), cutoff(args)),
-            "noise-layers.png": noise_layers(net, seeds, args.noise_split, psi(args),
-                                             cutoff(args))}
+    out = {}
+    if args.noise_figures in ("both", "layers"):  # first: it may refuse the network
+        out["noise-layers.png"] = noise_layers(net, seeds, args.noise_split, psi(args),
+                                               cutoff(args))
+    if args.noise_figures in ("both", "variation"):
+        out["noise-variation.png"] = variation(net, seeds[0], args.draws, args.show, crop,
+                                               psi(args), cutoff(args))
+    return out
 
 
 def draw_interpolation(net, args):

@@ -62,7 +62,7 @@ def interpolation_ws(net, seeds, steps, space="w", psi=1.0, cutoff=DEFAULT):
     if space == "w":
         keys = net.ws(seeds, psi, cutoff)
         return np.stack([lerp(keys[k], keys[k + 1], t) for k, t in ts]).astype(np.float32)
-    zs = latents_from_seeds(seeds, net.G.z_dim).astype(np.float64)
+    zs = latents_from_seeds(seeds, net.z_dim).astype(np.float64)
     z = np.stack([slerp(zs[k], zs[k + 1], t) for k, t in ts]).astype(np.float32)
     return net.ws_from_z(z, psi, cutoff)
 

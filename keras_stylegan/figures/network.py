@@ -52,6 +52,21 @@ class FigureNetwork:
         return self.G.resolution
 
     @property
+    def z_dim(self):
+        return self.G.z_dim
+
+    @property
+    def num_ws(self):
+        return self.G.num_ws
+
+    @property
+    def w_dim(self):
+        return self.G.w_dim
+
+    #: noise_layers (Figure 5) needs per-layer noise maps
+    per_layer_noise = True
+
+    @property
     def noise_shapes(self):
         return [tuple(s) for s in self.synthesis.noise_shapes]
 
@@ -77,28 +92,42 @@ class FigureNetwork:
         return ops.convert_to_numpy(self.G.truncate(ops.convert_to_tensor(
             np.asarray(ws, np.float32)), float(psi), cutoff))
 
+    def noise_keys(self, seeds, noise_seeds=None):
+        """The noise key of each image: `(seed, noise_seed)` (default: the network's)."""
+        return noise_keys(seeds, self.noise_seed if noise_seeds is None else noise_seeds)
+
     def seed_noise(self, seeds, noise_seeds=None):
         """Noise maps of each image: `(seed, noise_seed)` (default: the network's)."""
-        seeds = np.asarray(seeds).reshape(-1)
-        if noise_seeds is None:
-            noise_seeds = [self.noise_seed] * len(seeds)
-        keys = np.concatenate([noise_key([s], n) for s, n in zip(seeds, noise_seeds)])
-        return seed_noise_np(keys, self.noise_shapes)
+        return seed_noise_np(self.noise_keys(seeds, noise_seeds), self.noise_shapes)
 
-    def images(self, ws, seeds=None, noise=None):
+    def images(self, ws, seeds=None, noise_seeds=None, noise=None):
         """uint8 NHWC images of `ws` [N, num_ws, w_dim].
 
-        Noise: explicit maps `noise` (a list, one [N, H, W, 1] per noise input),
-        else the `noise_mode`; 'random' draws each image's maps from `seeds`.
+        Noise: explicit maps `noise` (a list, one [N, H, W, 1] per noise input);
+        else random maps of `(seeds, noise_seeds)` when `noise_seeds` are given
+        or the mode is 'random' (the network's noise seed); else the `noise_mode`.
         """
         ws = np.asarray(ws, np.float32)
-        if noise is None and self.noise_mode == "random":
+        if noise is None and (noise_seeds is not None or self.noise_mode == "random"):
             if seeds is None:
                 raise ValueError("random noise needs the seed of each image")
-            noise = self.seed_noise(seeds)
+            noise = self.seed_noise(seeds, noise_seeds)
         out = []
         for i in range(0, len(ws), self.batch_size):
             j = i + self.batch_size
             part = None if noise is None else [n[i:j] for n in noise]
             out.append(ops.convert_to_numpy(self._synth(ws[i:j], part)))
         return np.concatenate(out)
+
+
+def noise_keys(seeds, noise_seeds):
+    """int64 noise keys of `seeds` with one noise seed, or one per seed.
+
+    >>> noise_keys([1, 2], [0, 1]).tolist() == [1, 2 + 2**32]
+    True
+    """
+    seeds = np.asarray(seeds).reshape(-1)
+    noise_seeds = np.broadcast_to(np.asarray(noise_seeds), seeds.shape)
+    if not len(seeds):
+        return np.zeros([0], np.int64)
+    return np.concatenate([noise_key([s], n) for s, n in zip(seeds, noise_seeds)])

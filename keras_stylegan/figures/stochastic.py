@@ -69,8 +69,8 @@ def variation(net, seed, draws=PAPER_DRAWS, show=4, crop=None, psi=1.0, cutoff=D
         raise ConfigError(f"show must be in [1, draws = {draws}]; received {show}.")
     crop = check_crop(crop or default_crop(net.resolution), net.resolution)
     ws = np.repeat(net.ws([seed], psi, cutoff), draws, axis=0)
-    noise = net.seed_noise([seed] * draws, [net.noise_seed + i for i in range(draws)])
-    images = net.images(ws, noise=noise)
+    images = net.images(ws, seeds=[seed] * draws,
+                        noise_seeds=[net.noise_seed + i for i in range(draws)])
     top = list(images[:show]) + [std_image(images)]
     return image_grid(np.stack(top + [crop_zoom(im, crop) for im in top]), cols=show + 1)
 
@@ -78,6 +78,10 @@ def variation(net, seed, draws=PAPER_DRAWS, show=4, crop=None, psi=1.0, cutoff=D
 def noise_layers(net, seeds, split=None, psi=1.0, cutoff=DEFAULT):
     """Figure 5: a row per seed, columns noise on all / no / fine / coarse layers
     (the same draw; fine = at `split` px and up, see `layers.noise_masks`)."""
+    if not net.per_layer_noise:
+        raise ConfigError("noise on some layers only (Figure 5) needs per-layer noise maps, "
+                          "which an exported SavedModel does not take: use the network it "
+                          "was exported from, or draw only the variation figure")
     seeds = list(seeds)
     masks = noise_masks(net.synthesis, split)
     ws = net.ws(seeds, psi, cutoff)

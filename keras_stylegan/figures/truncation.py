@@ -51,8 +51,7 @@ def parse_psis(text):
 def truncation(net, seeds, psis, cutoff=DEFAULT):
     """The uint8 grid: len(seeds) rows x len(psis) columns."""
     seeds = list(seeds)
-    ws = net.ws(seeds)
-    all_ws = np.stack([net.truncate(ws, psi, cutoff) for psi in psis], axis=1)
-    all_ws = all_ws.reshape((-1,) + ws.shape[1:])  # seed-major: a row per seed
+    all_ws = np.stack([net.ws(seeds, psi, cutoff) for psi in psis], axis=1)
+    all_ws = all_ws.reshape((-1,) + all_ws.shape[2:])  # seed-major: a row per seed
     images = net.images(all_ws, seeds=np.repeat(seeds, len(psis)))
     return image_grid(images, cols=len(psis))
