@@ -265,6 +265,8 @@ def test_generate_random_noise_is_the_seeds_noise(tmp_path):
     (["noise", "--draws", "2", "--show", "3"], "show must be in [1, draws = 2]"),
     (["interpolation", "--seeds", "4"], "at least two seeds"),
     (["uncurated", "--scale", "0"], "--scale must be >= 1"),
+    (["uncurated", "--scale", "1000"], "keep resolution x scale <= 16384"),
+    (["interpolation", "--fps", "500"], "--fps must be <= 100"),
     (["uncurated", "--class", "1"], "unconditional"),
     (["uncurated", "--seeds", "4294967296"], "seeds must be in"),
 ])

@@ -24,6 +24,8 @@ Examples:
 
 import os
 
+MAX_DRAWS = 1000  # noise draws kept in memory for the std image
+MAX_SIDE = 16384  # px of one enlarged image
 KINDS = ("uncurated", "style-mixing", "truncation", "noise", "interpolation")
 
 
@@ -87,10 +89,14 @@ def add_arguments(p):
 
 
 def run(args):
+    from keras_stylegan.cli.errors import CommandError
     from keras_stylegan.generate import image_grid, save_png
 
     check_args(args)
     net = load_network(args)
+    if net.resolution * args.scale > MAX_SIDE:
+        raise CommandError(f"--scale {args.scale} makes {net.resolution * args.scale} px "
+                           f"images; keep resolution x scale <= {MAX_SIDE}")
     outputs = DRAW[args.kind](net, args)
     for name, image in outputs.items():
         path = os.path.join(args.outdir, name)
@@ -113,6 +119,12 @@ def check_args(args):
     for name in ("scale", "batch", "draws", "show", "fps"):
         if getattr(args, name) < 1:
             raise CommandError(f"--{name} must be >= 1")
+    if args.show > args.draws:
+        raise CommandError(f"--show {args.show}: show must be in [1, draws = {args.draws}]")
+    if args.fps > 100:
+        raise CommandError("--fps must be <= 100 (GIF frame times are in 1/100 s)")
+    if args.draws > MAX_DRAWS:
+        raise CommandError(f"--draws must be <= {MAX_DRAWS} (all draws are kept for the std)")
     if args.steps < 2:
         raise CommandError("--steps must be >= 2 (both ends of each segment)")
     if args.per_row is not None and args.per_row < 1:
