@@ -18,6 +18,7 @@ import numpy as np
 from keras_stylegan import files
 from keras_stylegan.layers.common import check_noise_mode
 from keras_stylegan.networks.generator import DEFAULT
+from keras_stylegan.noise import seed_noise
 from keras_stylegan.ops.basic import to_uint8_tensor
 
 
@@ -61,32 +62,44 @@ class ImageGenerator:
         G: a `Generator`.
         truncation_psi: truncation strength (1 = none).
         truncation_cutoff: layers to truncate ('default': the generator's).
-        noise_mode: 'const', 'random' or 'none'.
+        noise_mode: 'const', 'random' or 'none'. 'random' noise is drawn from
+            each image's seed (`keras_stylegan.noise`) by `from_seeds`, and
+            from the `seeds` given to `__call__`.
+        noise_seed: a second seed of the random noise (0: the seed's own
+            noise, as a SavedModel's `seed` input).
         jit_compile: compile with XLA (TensorFlow backend).
         compiled: set False to run eagerly.
     """
 
     def __init__(self, G, truncation_psi=1.0, truncation_cutoff=DEFAULT,
-                 noise_mode="const", jit_compile=False, compiled=True):
+                 noise_mode="const", noise_seed=0, jit_compile=False, compiled=True):
         check_noise_mode(noise_mode)
+        self.noise_seed = int(noise_seed)
         self.G = G
         self.truncation_psi = float(truncation_psi)
         self.truncation_cutoff = truncation_cutoff
         self.noise_mode = noise_mode
 
-        def run(z, labels, psi):
+        def run(z, labels, psi, noise):
             img = G(z, labels=labels, truncation_psi=psi,
-                    truncation_cutoff=truncation_cutoff, noise_mode=noise_mode)
+                    truncation_cutoff=truncation_cutoff, noise_mode=noise_mode, noise=noise)
             return img, to_uint8_tensor(img)
 
         self._run = compile_function(run, jit_compile) if compiled else run
 
-    def __call__(self, z, labels=None):
-        """z [N, z_dim] (+ labels) -> (float images in [-1, 1], uint8 images), NumPy NHWC."""
+    def __call__(self, z, labels=None, seeds=None):
+        """z [N, z_dim] (+ labels) -> (float images in [-1, 1], uint8 images), NumPy NHWC.
+
+        With `noise_mode='random'`, `seeds` (one per z) give the noise maps;
+        without them the noise is fresh (not reproducible).
+        """
         z = np.asarray(z, np.float32)
         labels = self._labels(labels, len(z))
         psi = np.full([len(z)], self.truncation_psi, np.float32)
-        img, u8 = self._run(z, labels, psi)
+        noise = None
+        if self.noise_mode == "random" and seeds is not None:
+            noise = seed_noise(seeds, self.G.synthesis.noise_shapes, self.noise_seed)
+        img, u8 = self._run(z, labels, psi, noise)
         return keras.ops.convert_to_numpy(img), keras.ops.convert_to_numpy(u8)
 
     def _labels(self, labels, n):
@@ -99,12 +112,13 @@ class ImageGenerator:
         return labels
 
     def from_seeds(self, seeds, labels=None, batch_size=8):
-        """uint8 NHWC images, one per seed (z as NVIDIA's scripts make it)."""
+        """uint8 NHWC images, one per seed (z as NVIDIA's scripts make it; random
+        noise from the seed and `noise_seed`)."""
         z = latents_from_seeds(seeds, self.G.z_dim)
         out = []
         for i in range(0, len(z), batch_size):
             lab = None if labels is None else labels[i:i + batch_size]
-            out.append(self(z[i:i + batch_size], lab)[1])
+            out.append(self(z[i:i + batch_size], lab, seeds=seeds[i:i + batch_size])[1])
         return np.concatenate(out)
 
 
@@ -183,3 +197,20 @@ def save_png(image, path):
         image = image[..., 0]
     with files.atomic_file(path, "the image") as tmp:
         Image.fromarray(image).save(tmp, format="PNG")
+
+
+def save_gif(frames, path, fps=10):
+    """Writes uint8 NHWC frames (C = 1 or 3) as a looping animated GIF, atomically.
+
+    Pillow quantizes each frame to 256 colours; `fps` is frames per second.
+    """
+    from PIL import Image
+    frames = np.asarray(frames)
+    if frames.ndim == 4 and frames.shape[-1] == 1:
+        frames = frames[..., 0]
+    if not 1 <= fps <= 100:
+        raise ValueError(f"fps must be in [1, 100]; received {fps}.")
+    images = [Image.fromarray(f) for f in frames]
+    with files.atomic_file(path, "the animation") as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                       duration=int(round(1000 / fps)), loop=0)

@@ -22,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 COMMANDS = {
     "generate": ("keras_stylegan.cli.generate", "generate images from a network"),
     "info": ("keras_stylegan.cli.info", "describe a network file"),
+    "figures": ("keras_stylegan.cli.figures", "draw the papers' figures of a network"),
     "dataset": ("keras_stylegan.cli.dataset", "convert a folder of images to ZIP/TFRecords"),
     "train": ("keras_stylegan.cli.train", "train a StyleGAN with model.fit"),
     "metrics": ("keras_stylegan.cli.metrics", "compute FID, KID, precision/recall and PPL"),

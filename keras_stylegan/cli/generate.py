@@ -20,7 +20,11 @@ def add_arguments(p):
     p.add_argument("--trunc-cutoff", type=int, default=None, metavar="N",
                    help="truncate only the first N style layers (default: the network's)")
     p.add_argument("--noise-mode", choices=("const", "random", "none"), default="const",
-                   help="per-pixel noise: stored maps, fresh noise, or none (default const)")
+                   help="per-pixel noise: stored maps, random maps drawn from each seed "
+                   "(reproducible), or none (default const)")
+    p.add_argument("--noise-seed", type=int, default=0, metavar="N",
+                   help="with --noise-mode random: another draw of each seed's noise "
+                   "(default 0, the noise a SavedModel's `seed` input gives)")
     p.add_argument("--class", dest="class_idx", default=None, metavar="CLASSES",
                    help="class index for conditional networks; several ('0-4') draw every "
                    "seed for each class, one grid row per class")
@@ -43,6 +47,11 @@ def run(args):
         raise CommandError("--batch must be >= 1")
     if args.grid_scale < 1:
         raise CommandError("--grid-scale must be >= 1")
+    from keras_stylegan.noise import noise_key
+    try:
+        noise_key(seeds, args.noise_seed)
+    except ValueError as e:
+        raise CommandError(f"--seeds/--noise-seed: {e}") from None
     if args.network.endswith(".tflite"):  # a LiteRT model from `keras-stylegan export`
         names, images = _tflite_images(args, seeds)
     else:
@@ -59,7 +68,7 @@ def _keras_images(args, seeds):
     plan_seeds, labels, names = plan(args, seeds, G.label_size)
     cutoff = DEFAULT if args.trunc_cutoff is None else args.trunc_cutoff
     gen = ImageGenerator(G, truncation_psi=args.trunc, truncation_cutoff=cutoff,
-                         noise_mode=args.noise_mode)
+                         noise_mode=args.noise_mode, noise_seed=args.noise_seed)
 
     def draw(i, j):
         return gen.from_seeds(plan_seeds[i:j], labels=None if labels is None else labels[i:j],
@@ -73,6 +82,7 @@ def _tflite_images(args, seeds):
     from keras_stylegan.cli.errors import CommandError
     from keras_stylegan.export.tflite import TFLiteGenerator
     from keras_stylegan.generate import latents_from_seeds
+    from keras_stylegan.noise import noise_key
 
     if not os.path.isfile(args.network):
         raise FileNotFoundError(f"No such network file: {args.network}")
@@ -92,7 +102,8 @@ def _tflite_images(args, seeds):
 
     def draw(i, j):
         z = latents_from_seeds(plan_seeds[i:j], gen.z_dim)
-        return gen(z, truncation_psi=args.trunc, seeds=plan_seeds[i:j],
+        return gen(z, truncation_psi=args.trunc,
+                   seeds=noise_key(plan_seeds[i:j], args.noise_seed),
                    labels=None if labels is None else labels[i:j])[1]
     return names, in_chunks(len(plan_seeds), gen.batch * max(args.batch // gen.batch, 1), draw)
 
