@@ -21,13 +21,19 @@ import numpy as np
 
 from keras_stylegan.export import rest
 from keras_stylegan.export.rest import RestError, parse_ranges, range_count
+from keras_stylegan.figures.layers import STYLE_PRESETS
 
-# Preset -> (lowest, highest) resolution of its layers (None: up to the output).
-PRESETS = {"coarse": (4, 8), "middle": (16, 32), "fine": (64, None)}
+# Preset -> (lowest, highest) resolution of its layers (None: up to the output): the
+# figures' table, so the explorer and `keras-stylegan figures` agree.
+PRESETS = STYLE_PRESETS
 
 
 def layer_resolution(layer):
-    """The resolution style layer `layer` acts on: two layers per resolution from 4x4."""
+    """The resolution style layer `layer` acts on: two layers per resolution from 4x4.
+
+    A SavedModel carries no blocks to read this from; for networks that have
+    them, `keras_stylegan.figures.layers.style_resolutions` derives the same
+    numbers from the blocks (both families; tests/export/test_explorer.py checks it)."""
     return 2 ** (2 + layer // 2)
 
 

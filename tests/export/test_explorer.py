@@ -309,3 +309,13 @@ def test_explore_reports_a_taken_port_and_bad_options(capsys):
         assert cli.main(["explore", *argv]) == 2, argv
         err = capsys.readouterr().err
         assert words in err and "Traceback" not in err, (argv, err)
+
+
+@pytest.mark.parametrize("name", ["stylegan-tiny-32", "stylegan2-tiny-32"])
+def test_savedmodel_layer_resolutions_equal_those_derived_from_the_blocks(name):
+    """The server knows only num_ws; `figures` reads the blocks: they must agree."""
+    from keras_stylegan import presets
+    from keras_stylegan.figures.layers import style_resolutions
+    synthesis = presets.generator(name).synthesis
+    assert [mixing.layer_resolution(i) for i in range(synthesis.num_ws)] == \
+        style_resolutions(synthesis)
