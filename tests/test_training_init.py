@@ -229,6 +229,9 @@ def test_the_same_command_resumes_and_another_init_is_refused(short_run, capsys)
     assert cli.main([a if a != path else other for a in args]) == 2
     err = capsys.readouterr().err
     assert "init:" in err and "ada_r32_orig" in err
+    i = args.index("--freezed") + 1
+    assert cli.main(args[:i] + ["0"] + args[i + 1:]) == 2
+    assert "freezed: 1 -> 0" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # the short run: about 40 s of CPU

@@ -149,8 +149,7 @@ class Run:
                 steps_per_execution=cfg["steps_per_execution"], jit_compile=cfg["jit_compile"])
             gan.set_learning_rates(first.G_lrate, first.D_lrate)
         if self.pretrained is not None:  # a checkpoint, if resumed, overwrites it
-            from keras_stylegan.training.pretrained import copy_into
-            self.init_log = copy_into(self.pretrained, gan.G, gan.D, gan.Gs, lambda line: None)
+            self.init_log = self.pretrained.copy_into(gan.G, gan.D, gan.Gs)
         self.checkpoint = make_checkpoint(gan)
         ckpt_dir = os.path.join(self.run_dir, CHECKPOINT_DIR)
         if not self.is_chief:
@@ -395,10 +394,10 @@ def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=p
         run_dir: the run directory.
         dataset: an opened dataset (default: `open_dataset(cfg["data"], ...)`).
         gpus, cpu_replicas: device selection (see `training.distribute.make_strategy`).
-        pretrained: with the config key `init`, the network it names, already
-            loaded (`training.pretrained.load`; default: loaded here). The
-            run's networks are those of the config: `pretrained.configure`
-            makes them NET's own.
+        pretrained: with the config key `init`, the network it names
+            (`training.pretrained.load(cfg["init"])`), whose weights the run
+            starts from. The run's networks are those of the config:
+            `training.pretrained.configure` makes them NET's own.
     """
     import tensorflow as tf
     if cfg.get("deterministic"):
@@ -413,10 +412,10 @@ def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=p
                                    dataset.label_size, strategy.num_replicas_in_sync)
     resolved["strategy"] = distribute.describe(strategy)
     if cfg.get("init"):
-        from keras_stylegan.training import pretrained as pretrained_lib
-        pretrained = pretrained or pretrained_lib.load(cfg["init"])
-        pretrained_lib.check_data(pretrained, dataset.resolution, dataset.num_channels,
-                                  dataset.label_size)
+        if pretrained is None:
+            raise ConfigError(f"The config starts from init={cfg['init']!r}: pass "
+                              "pretrained=training.pretrained.load(cfg['init']).")
+        pretrained.check_data(dataset.resolution, dataset.num_channels, dataset.label_size)
     return Run(resolved, os.fspath(run_dir), dataset, strategy, print_fn,
                pretrained if cfg.get("init") else None)
 

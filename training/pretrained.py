@@ -97,6 +97,14 @@ class Pretrained:
         return dict(family=self.family, G_kwargs=self.G_kwargs(),
                     D_kwargs=_jsonable(self.D_kwargs))
 
+    def check_data(self, resolution, num_channels, label_size):
+        """See `check_data` (`training.loop` calls it through the object)."""
+        check_data(self, resolution, num_channels, label_size)
+
+    def copy_into(self, G, D, Gs):
+        """See `copy_into`; returns the log lines."""
+        return copy_into(self, G, D, Gs, print_fn=lambda line: None)
+
 
 def load(spec):
     """Reads NET (see the module docstring) into a `Pretrained`.
