@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 from PIL import Image
-from keras_stylegan.errors import ConfigError
+from keras_stylegan.errors import ConfigError, NetworkFileError
 from keras_stylegan.training import configs, loop, pretrained
 from keras_stylegan.training.configs import schedule_kwargs
 from keras_stylegan.training.schedule import Schedule
@@ -254,3 +254,48 @@ def checkpoint(prefix):
     reader = tf.train.load_checkpoint(prefix)
     return lambda part, path: reader.get_tensor(
         f"{part}/" + path.replace("/", "..") + "/.ATTRIBUTES/VARIABLE_VALUE")
+
+
+def fake_run_dir(tmp_path, seed=4):
+    """A run directory as `train` leaves it (config.json, checkpoints/ckpt-8) with
+    random weights, written without training; returns (dir, {part: {path: value}})."""
+    import tensorflow as tf
+    run_dir = tmp_path / "old"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    cfg = configs.resolve(configs.get("tiny"), 16, 3, 0, 1)
+    (run_dir / "config.json").write_text(json.dumps(cfg))
+    nets = dict(zip("G D Gs".split(), loop.build_networks(cfg, "float32")))
+    rs = np.random.RandomState(seed)
+    for net in nets.values():
+        for v in net.weights:
+            if v.dtype == "float32" and v.shape:
+                v.assign(np.asarray(rs.randn(*v.shape), np.float32))
+    ckpt = tf.train.Checkpoint(**{k: loop._variables_by_path(n) for k, n in nets.items()})
+    tf.train.CheckpointManager(ckpt, str(run_dir / "checkpoints"), 1,
+                               checkpoint_name="ckpt").save(checkpoint_number=8)
+    values = {k: {v.path: v.numpy() for v in n.weights} for k, n in nets.items()}
+    return run_dir, values
+
+
+def test_init_from_a_run_directory_and_its_hostile_variants(tmp_path):
+    run_dir, values = fake_run_dir(tmp_path)
+    for spec in (str(run_dir), str(run_dir / "checkpoints" / "ckpt-8")):
+        net = pretrained.load(spec)
+        assert net.D is not None and "ckpt-8" in net.what
+        for part, model in (("G", net.G), ("D", net.D), ("Gs", net.Gs)):
+            for v in model.weights:
+                np.testing.assert_array_equal(v.numpy(), values[part][v.path], err_msg=v.path)
+    config = json.loads((run_dir / "config.json").read_text())
+    config["G_kwargs"]["latent_size"] = 32  # not the checkpoint's networks
+    (run_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(NetworkFileError, match="ckpt-8 does not hold the networks"):
+        pretrained.load(str(run_dir))
+    config["G_kwargs"]["synthesis_kwargs"] = {"fmap_base": "x"}
+    (run_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(NetworkFileError, match="config.json: Cannot build the networks"):
+        pretrained.load(str(run_dir))
+    for text in ("{not json", "[1, 2]", '{"family": "stylegan1"}'):
+        (run_dir / "config.json").write_text(text)
+        with pytest.raises(NetworkFileError, match="config.json"):
+            pretrained.load(str(run_dir))
+    keras.config.set_dtype_policy("float32")

@@ -163,7 +163,10 @@ def _load_run(spec):
         return Pretrained(spec, G, None, G, _d_kwargs_for(G),
                           f"newest generator snapshot of {spec} (no checkpoint)")
     stored = _read_run_config(config_path)
-    G, D, Gs = loop.build_networks(stored, "float32")
+    try:
+        G, D, Gs = loop.build_networks(stored, "float32")
+    except ConfigError as e:
+        raise NetworkFileError(f"--init: {config_path}: {e}") from None
     _restore(ckpt, G, D, Gs)
     return Pretrained(spec, G, D, Gs, _d_config(D), f"training checkpoint {ckpt}")
 
@@ -230,7 +233,8 @@ def configure(cfg, net, keep=()):
 
 
 def _check_trainable(net, cfg):
-    G_progressive = cfg["G_kwargs"].get("synthesis_kwargs", {}).get("progressive", False)
+    synthesis = cfg["G_kwargs"].get("synthesis_kwargs")
+    G_progressive = isinstance(synthesis, dict) and synthesis.get("progressive", False)
     if cfg["family"] == "stylegan2" and (G_progressive or cfg["D_kwargs"].get("progressive")):
         raise ConfigError(
             f"--init {net.spec}: a StyleGAN2 config a-d network (progressive growing) cannot "
