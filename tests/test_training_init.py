@@ -299,3 +299,18 @@ def test_init_from_a_run_directory_and_its_hostile_variants(tmp_path):
         with pytest.raises(NetworkFileError, match="config.json"):
             pretrained.load(str(run_dir))
     keras.config.set_dtype_policy("float32")
+
+
+def test_cli_errors_for_a_bad_init(tmp_path, capsys):
+    base = ["train", "--data", "builtin:16", "--outdir", str(tmp_path / "x"), "--dry-run"]
+    junk = tmp_path / "junk.pkl"
+    junk.write_bytes(b"not a pickle at all")
+    for init, expected in ((str(tmp_path / "missing.pkl"), "no such network file"),
+                           ("preset:nope", "Unknown preset 'nope'"),
+                           (str(junk), "junk.pkl")):
+        assert cli.main(base + ["--init", init]) == 2
+        err = capsys.readouterr().err
+        assert expected in err and "Traceback" not in err
+    assert cli.main(base + ["--set", "init=5"]) == 2
+    assert "'init' takes a string" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

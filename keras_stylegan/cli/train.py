@@ -142,9 +142,10 @@ def run(args):
     from keras_stylegan.training import loop
 
     net = None
-    if args.init is not None:
+    init = args.init if args.init is not None else dict(args.overrides).get("init")
+    if isinstance(init, str):  # --init NET, or --set init=NET (else: the type error)
         from keras_stylegan.training import pretrained
-        net = pretrained.load(args.init)
+        net = pretrained.load(init)
     cfg = build_config(args, net)
     if args.dry_run:
         run_ = loop.prepare(cfg, args.outdir, gpus=args.gpus, cpu_replicas=args.cpu_replicas,
