@@ -115,7 +115,7 @@ class Run:
         self.cfg, self.run_dir, self.dataset, self.strategy = cfg, run_dir, dataset, strategy
         self.print_fn = print_fn
         self.pretrained = pretrained  # --init: a training.pretrained.Pretrained
-        self.init_log = []
+        self.init_log, self.frozen = [], []  # --init's log lines; Freeze-D's blocks
         _, self.task_index, self.is_chief = distribute.task_info()
         self.multi_worker = distribute.is_multi_worker()
         self.resumed_from = None
