@@ -45,6 +45,8 @@ DEFAULTS = dict(
     # and label size come from the data). Empty = NVIDIA's full size.
     G_kwargs={},
     D_kwargs={},
+    init=None,                  # start from this network (train --init; training.pretrained)
+    freezed=0,                  # Freeze-D: D's N highest-resolution blocks stay fixed
     # Progressive growing and schedules (NVIDIA's TrainingSchedule).
     progressive=True,
     lod_initial_resolution=8,
@@ -188,7 +190,7 @@ KEY_TYPES = dict(resolution=int, use_labels=(bool, str), max_images=int,
                  G_reg_interval=int, pl_batch_shrink=int, seed=int, steps_per_execution=int,
                  log_steps=int, keep_checkpoints=int, grid_scale=int, grid_seed=int,
                           builtin_fixed=dict, minibatch_by_replicas=str, ema_rampup=float,
-                          tick_kimg=float, checkpoint_kimg=float)
+                          tick_kimg=float, checkpoint_kimg=float, init=str, freezed=int)
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number",
                str: "a string", dict: "a JSON object {...}", list: "a JSON list [...]"}
 
@@ -229,7 +231,7 @@ def check_value(key, value):
 
 EXAMPLES = dict(resolution=256, use_labels=True, max_images=1000, builtin_fixed={"x": 0.5},
                 minibatch_by_replicas="paper", ema_rampup=0.05, tick_kimg=4.0,
-                checkpoint_kimg=50.0)
+                checkpoint_kimg=50.0, init="ffhq.pkl")
 
 
 def get(name, **overrides):
@@ -298,6 +300,8 @@ def resolve(cfg, resolution, num_channels, label_size, num_replicas):
         raise ConfigError(f"total_kimg (--kimg) must be > 0; received {cfg['total_kimg']!r}.")
     from keras_stylegan.training.losses import check_loss
     check_loss(cfg["loss"])
+    from keras_stylegan.training.freeze_d import check_count
+    check_count(cfg["freezed"], cfg["resolution"])
     if not (isinstance(cfg["grid_size"], (list, tuple)) and len(cfg["grid_size"]) == 2):
         raise ConfigError(f"grid_size must be [columns, rows]; received {cfg['grid_size']!r}.")
     return cfg

@@ -112,9 +112,11 @@ class Run:
     segments, gan, checkpoint, manager, is_chief, resumed_from.
     """
 
-    def __init__(self, cfg, run_dir, dataset, strategy, print_fn=print):
+    def __init__(self, cfg, run_dir, dataset, strategy, print_fn=print, pretrained=None):
         self.cfg, self.run_dir, self.dataset, self.strategy = cfg, run_dir, dataset, strategy
         self.print_fn = print_fn
+        self.pretrained = pretrained  # --init: a training.pretrained.Pretrained
+        self.init_log, self.frozen = [], []  # --init's log lines; Freeze-D's blocks
         _, self.task_index, self.is_chief = distribute.task_info()
         self.multi_worker = distribute.is_multi_worker()
         self.resumed_from = None
@@ -136,6 +138,8 @@ class Run:
         with self.strategy.scope():
             keras.utils.set_random_seed(cfg["seed"])
             G, D, Gs = build_networks(cfg, self.policy)
+            from keras_stylegan.training.freeze_d import freeze
+            self.frozen = freeze(D, cfg["freezed"])  # before the optimizer is built
             self.gan = StyleGAN(G, D, Gs, self.schedule, **_gan_kwargs(cfg))
             gan = self.gan
             first = self.segments[0]
@@ -145,6 +149,8 @@ class Run:
                 _make_optimizer(cfg, first.D_lrate, mixed, D_ratio),
                 steps_per_execution=cfg["steps_per_execution"], jit_compile=cfg["jit_compile"])
             gan.set_learning_rates(first.G_lrate, first.D_lrate)
+        if self.pretrained is not None:  # a checkpoint, if resumed, overwrites it
+            self.init_log = self.pretrained.copy_into(gan.G, gan.D, gan.Gs)
         self.checkpoint = make_checkpoint(gan)
         ckpt_dir = os.path.join(self.run_dir, CHECKPOINT_DIR)
         if not self.is_chief:
@@ -395,7 +401,8 @@ def tf_latest_checkpoint(directory):
     return tf.train.latest_checkpoint(directory)
 
 
-def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=print):
+def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=print,
+            pretrained=None):
     """Resolves `cfg` for the data and devices and builds the run (no training).
 
     Args:
@@ -403,6 +410,10 @@ def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=p
         run_dir: the run directory.
         dataset: an opened dataset (default: `open_dataset(cfg["data"], ...)`).
         gpus, cpu_replicas: device selection (see `training.distribute.make_strategy`).
+        pretrained: with the config key `init`, the network it names
+            (`training.pretrained.load(cfg["init"])`), whose weights the run
+            starts from. The run's networks are those of the config:
+            `training.pretrained.configure` makes them NET's own.
     """
     import tensorflow as tf
     if cfg.get("deterministic"):
@@ -416,18 +427,28 @@ def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=p
     resolved = configs_lib.resolve(cfg, dataset.resolution, dataset.num_channels,
                                    dataset.label_size, strategy.num_replicas_in_sync)
     resolved["strategy"] = distribute.describe(strategy)
-    return Run(resolved, os.fspath(run_dir), dataset, strategy, print_fn)
+    if cfg.get("init"):
+        if pretrained is None:
+            raise ConfigError(f"The config starts from init={cfg['init']!r}: pass "
+                              "pretrained=training.pretrained.load(cfg['init']).")
+        pretrained.check_data(dataset.resolution, dataset.num_channels, dataset.label_size)
+    return Run(resolved, os.fspath(run_dir), dataset, strategy, print_fn,
+               pretrained if cfg.get("init") else None)
 
 
 def train(cfg, run_dir, resume="auto", dataset=None, gpus=None, cpu_replicas=None,
-          print_fn=print):
+          print_fn=print, pretrained=None):
     """Trains (or resumes) the run in `run_dir`; returns a summary dict.
 
     Args:
         resume: 'auto' resumes from the newest checkpoint if there is one;
-            True requires one.
+            True requires one. A run with the config key `init` starts from
+            that network (kimg 0, fresh optimizers) when `run_dir` has no
+            checkpoint, and otherwise resumes like any run (`init` must be
+            the one it started with).
+        pretrained: see `prepare`.
     """
-    run = prepare(cfg, run_dir, dataset, gpus, cpu_replicas, print_fn)
+    run = prepare(cfg, run_dir, dataset, gpus, cpu_replicas, print_fn, pretrained)
     created = not os.path.exists(run.run_dir)
     os.makedirs(run.run_dir, exist_ok=True)
     try:
@@ -438,6 +459,11 @@ def train(cfg, run_dir, resume="auto", dataset=None, gpus=None, cpu_replicas=Non
         if latest:
             run._log(f"Resuming from {latest} at "
                      f"{int(run.gan.cur_nimg.numpy()) / 1000:.2f} kimg")
+        else:
+            for line in run.init_log:
+                run._log(line)
+        if run.frozen:
+            run._log(f"Freeze-D: D's blocks {', '.join(run.frozen)} are not trained")
         run._log(f"Training {run.cfg['resolution']}x{run.cfg['resolution']} on "
                  f"{run.dataset.name} ({run.dataset.num_images} images) with "
                  f"{run.cfg['strategy']}, {run.policy}, to {run.cfg['total_kimg']} kimg")

@@ -13,6 +13,7 @@ Examples:
   keras-stylegan train --data photos.zip --config paper-256 --outdir runs/x --dry-run
   keras-stylegan train --data builtin --config cpu-small --outdir runs/x --set r1_gamma=5
   keras-stylegan train --data photos.zip --config stylegan2-256 --outdir runs/sg2 --gpus 4
+  keras-stylegan train --data photos.zip --init ffhq.pkl --freezed 2 --outdir runs/ft
   tensorboard --logdir runs/demo/logs
 """
 
@@ -40,8 +41,9 @@ def add_arguments(p):
     g.add_argument("--data", default=None, metavar="PATH",
                    help="'builtin', 'builtin:N', an image folder, a .zip or TFRecords "
                         "(default: the config's, 'builtin')")
-    g.add_argument("--config", default="paper", choices=sorted(CONFIGS), metavar="NAME",
-                   help=f"training config: {', '.join(sorted(CONFIGS))} (default: paper)")
+    g.add_argument("--config", default=None, choices=sorted(CONFIGS), metavar="NAME",
+                   help=f"training config: {', '.join(sorted(CONFIGS))} (default: paper; "
+                   "with --init, stylegan2 for a StyleGAN2 network)")
     g.add_argument("--outdir", required=True, metavar="DIR", help="run directory")
     g.add_argument("--kimg", type=float, default=None, metavar="K",
                    help="train until K thousand images (default: the config's)")
@@ -53,6 +55,14 @@ def add_arguments(p):
     g.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     g.add_argument("--set", dest="overrides", action="append", type=_kv, default=[],
                    metavar="KEY=VALUE", help="override any config key (JSON value); repeatable")
+
+    g = p.add_argument_group("starting from a pretrained network (fine-tuning)")
+    g.add_argument("--init", default=None, metavar="NET",
+                   help="start from NET (an NVIDIA .pkl, a .keras snapshot, a run directory "
+                   "or preset:NAME) at kimg 0: the networks are NET's own, the config gives "
+                   "the training settings; a run that has checkpoints resumes from them")
+    g.add_argument("--freezed", type=int, default=None, metavar="N",
+                   help="Freeze-D: do not train D's N highest-resolution blocks (default 0)")
 
     g = p.add_argument_group("data and model")
     g.add_argument("--resolution", type=int, default=None, help="train at this resolution "
@@ -94,15 +104,16 @@ def add_arguments(p):
                    help="console progress every KIMG")
 
 
-def build_config(args):
-    """The (unresolved) config of the parsed arguments."""
+def build_config(args, net=None):
+    """The (unresolved) config of the parsed arguments; with `net` (the loaded
+    --init network) its architecture, except what the options name."""
     from keras_stylegan.training import configs
     overrides = dict(args.overrides)
     simple = dict(data=args.data, total_kimg=args.kimg, seed=args.seed,
                   resolution=args.resolution, max_images=args.max_images, loss=args.loss,
                   r1_gamma=args.gamma, steps_per_execution=args.steps_per_execution,
                   snap_kimg=args.snap, checkpoint_kimg=args.checkpoint_kimg,
-                  keep_checkpoints=args.keep, tick_kimg=args.tick)
+                  keep_checkpoints=args.keep, tick_kimg=args.tick, freezed=args.freezed)
     overrides.update({k: v for k, v in simple.items() if v is not None})
     for flag, key, value in ((args.labels, "use_labels", args.labels),
                              (args.mirror, "mirror_augment", True),
@@ -116,7 +127,13 @@ def build_config(args):
     if args.lrate is not None:
         overrides.update(G_lrate_base=args.lrate, D_lrate_base=args.lrate,
                          G_lrate_dict={}, D_lrate_dict={})
-    return configs.get(args.config, **overrides)
+    name = args.config or ("stylegan2" if net is not None and net.family == "stylegan2"
+                           else "paper")
+    cfg = configs.get(name, **overrides)
+    if net is None:
+        return cfg
+    from keras_stylegan.training import pretrained
+    return pretrained.configure(cfg, net, keep=overrides)
 
 
 def run(args):
@@ -124,9 +141,15 @@ def run(args):
     require_tensorflow_backend("train")
     from keras_stylegan.training import loop
 
-    cfg = build_config(args)
+    net = None
+    init = args.init if args.init is not None else dict(args.overrides).get("init")
+    if isinstance(init, str):  # --init NET, or --set init=NET (else: the type error)
+        from keras_stylegan.training import pretrained
+        net = pretrained.load(init)
+    cfg = build_config(args, net)
     if args.dry_run:
-        run_ = loop.prepare(cfg, args.outdir, gpus=args.gpus, cpu_replicas=args.cpu_replicas)
+        run_ = loop.prepare(cfg, args.outdir, gpus=args.gpus, cpu_replicas=args.cpu_replicas,
+                            pretrained=net)
         from keras_stylegan.training.schedule import Schedule
         from keras_stylegan.training.configs import schedule_kwargs
         schedule = Schedule(**schedule_kwargs(run_.cfg))
@@ -139,6 +162,6 @@ def run(args):
                   f"lr G {s.G_lrate:g} D {s.D_lrate:g}")
         return 0
     result = loop.train(cfg, args.outdir, resume=True if args.resume else "auto",
-                        gpus=args.gpus, cpu_replicas=args.cpu_replicas)
+                        gpus=args.gpus, cpu_replicas=args.cpu_replicas, pretrained=net)
     print(f"Run directory: {result['run_dir']}")
     return 0
