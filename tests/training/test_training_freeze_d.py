@@ -1,6 +1,6 @@
 """Freeze-D (`--freezed N`): D's N highest-resolution blocks get no update, for
 both families; the rest of D trains. (The command-line path, checkpoints and
-resume with --freezed: tests/test_training_init.py.)"""
+resume with --freezed: tests/training/test_training_init.py.)"""
 
 import numpy as np
 import pytest
