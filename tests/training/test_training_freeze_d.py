@@ -7,7 +7,7 @@ import pytest
 
 from helpers import tiny
 from keras_stylegan.errors import ConfigError
-from keras_stylegan.networks.discriminator_sg1 import Discriminator
+from keras_stylegan.networks.discriminator_sg1 import DiscriminatorSG1
 from keras_stylegan.networks.discriminator_sg2 import DiscriminatorSG2
 from keras_stylegan.training import configs
 from keras_stylegan.training.freeze_d import freeze
@@ -63,7 +63,7 @@ def test_which_layers_each_architecture_freezes():
              (DiscriminatorSG2(resolution=32, fmap_base=64, fmap_max=16, architecture="orig",
                                progressive=True),
               ["/fromrgb_lod0/", "/fromrgb_lod1/", "/b16/conv1/"]),
-             (Discriminator(resolution=32, fmap_base=64, fmap_max=16),
+             (DiscriminatorSG1(resolution=32, fmap_base=64, fmap_max=16),
               ["/fromrgb32/", "/fromrgb16/", "/b16/conv0/"])]
     for D, expected in cases:
         assert freeze(D, 2) == ["b32", "b16"]
@@ -77,7 +77,7 @@ def test_which_layers_each_architecture_freezes():
 
 
 def test_the_number_of_blocks_is_checked():
-    D = Discriminator(resolution=16, fmap_base=64, fmap_max=16)
+    D = DiscriminatorSG1(resolution=16, fmap_base=64, fmap_max=16)
     for bad in (3, -1):
         with pytest.raises(ConfigError, match=r"has 2 blocks above 4x4 \(b16, b8\); freeze 0 "
                                               "to 2"):
