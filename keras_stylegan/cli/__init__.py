@@ -27,6 +27,7 @@ COMMANDS = {
     "metrics": ("keras_stylegan.cli.metrics", "compute FID, KID, precision/recall and PPL"),
     "export": ("keras_stylegan.cli.export", "export a generator to SavedModel or TFLite"),
     "serve": ("keras_stylegan.cli.serve", "serve SavedModels over TF Serving's REST protocol"),
+    "project": ("keras_stylegan.cli.project", "project an image into W (StyleGAN2's projector)"),
 }
 
 
@@ -36,6 +37,7 @@ USER_ERRORS = (
     ("keras_stylegan.cli.errors", "CommandError"),
     ("keras_stylegan.errors", "ConfigError"),
     ("keras_stylegan.errors", "NetworkFileError"),
+    ("keras_stylegan.errors", "ImageFileError"),
     ("keras_stylegan.files", "WriteError"),
     ("keras_stylegan.legacy.unpickler", "LegacyFormatError"),  # and UnsafePickleError
     ("keras_stylegan.training.data.sources", "DatasetError"),
