@@ -151,3 +151,21 @@ def test_generate_ws_errors(nets, tmp_path, capsys):
     assert cli.main(["generate", "--network", nets["sg2"], "--ws", str(path),
                      "--outdir", str(tmp_path)]) == 2
     assert "num_ws = 5 but the network has 8" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind,name,file", [
+    ("legacy", "sg2_r32_f", "network-stripped.pkl"),       # NVIDIA's TF1 StyleGAN2 pickle
+    ("legacy", "sg1_r32", "network-stripped.pkl"),         # NVIDIA's TF1 StyleGAN pickle
+    ("pytorch", "ada_r32_paper", "network-stripped.pkl"),  # StyleGAN2-ADA-PyTorch's
+])
+def test_project_nvidia_pickles(kind, name, file, target, tmp_path):
+    """NVIDIA's pickles (their stored noise maps are N(0, 1) and their noise strengths
+    non-zero): projected, and projected_w.npz drawn again to the same PNG."""
+    from conftest import fixture_folder
+    pkl = str(fixture_folder(kind, name) / file)
+    out = tmp_path / "proj"
+    assert cli.main(["project", "--network", pkl, "--target", target, "--steps", "2",
+                     "--distance", "pixel", "--outdir", str(out)] + FAST) == 0
+    assert cli.main(["generate", "--network", pkl, "--ws", str(out / "projected_w.npz"),
+                     "--outdir", str(tmp_path / "gen")]) == 0
+    np.testing.assert_array_equal(png(tmp_path / "gen" / "ws0000.png"), png(out / "proj.png"))
