@@ -23,8 +23,11 @@ function of NHWC images in [-1, 1], so the target's features are computed once
 
 from keras import ops
 
+from keras_stylegan.errors import ConfigError
+
 LPIPS_RESOLUTION = 256  # NVIDIA's projector compares images at most 256 px in size
 MIN_PYRAMID = 8
+MIN_LPIPS = 16  # VGG16's fifth stage is 1 px there
 
 
 def area_downsample(images, size):
@@ -54,6 +57,10 @@ class LPIPSFeatures:
 
     def __call__(self, images):
         images = area_downsample(ops.convert_to_tensor(images, "float32"), LPIPS_RESOLUTION)
+        if images.shape[1] < MIN_LPIPS:
+            raise ConfigError(f"LPIPS-VGG16 needs images of at least {MIN_LPIPS} px (VGG16 "
+                              f"halves them four times); these are {images.shape[1]} px: use "
+                              "the pixel distance (--distance pixel).")
         return self.net.features(_rgb(images))
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from keras_stylegan import projector as pj
+from keras_stylegan.errors import ConfigError
 from keras_stylegan.projection_distance import (LPIPSFeatures, PixelFeatures,
                                                 projection_features)
 
@@ -155,6 +156,8 @@ def test_lpips_features_give_the_lpips_distance(lpips_folder):
     are area-downsampled to 256 first, as NVIDIA's projector)."""
     features, note = projection_features("auto", lpips_folder)
     assert isinstance(features, LPIPSFeatures) and note is None
+    with pytest.raises(ConfigError, match="--distance pixel"):  # VGG16 needs 16 px
+        features(np.zeros([1, 8, 8, 3], np.float32))
     rs = np.random.RandomState(3)
     a, b = rs.uniform(-1, 1, (2, 2, 32, 32, 3)).astype(np.float32)
     got = np.sum(keras.ops.convert_to_numpy(features(a) - features(b)) ** 2, axis=1)
