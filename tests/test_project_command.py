@@ -20,14 +20,16 @@ FAST = ["--w-avg-samples", "200"]
 
 @pytest.fixture(scope="module")
 def nets(tmp_path_factory):
-    """Tiny StyleGAN2 and StyleGAN saved once (a preset draws new weights per load)."""
+    """Tiny StyleGAN2, StyleGAN and conditional StyleGAN2, saved once (a preset draws
+    new random weights on every load)."""
     import keras
 
     from keras_stylegan.loading import load_generator
     keras.utils.set_random_seed(0)
     d = tmp_path_factory.mktemp("nets")
     out = {}
-    for family, preset in (("sg2", "stylegan2-tiny-32"), ("sg1", "stylegan-tiny-32")):
+    for family, preset in (("sg2", "stylegan2-tiny-32"), ("sg1", "stylegan-tiny-32"),
+                           ("cond", "stylegan2-tiny-cond-32")):
         out[family] = str(d / f"{family}.keras")
         load_generator(f"preset:{preset}").save(out[family])
     return out
@@ -169,3 +171,13 @@ def test_project_nvidia_pickles(kind, name, file, target, tmp_path):
     assert cli.main(["generate", "--network", pkl, "--ws", str(out / "projected_w.npz"),
                      "--outdir", str(tmp_path / "gen")]) == 0
     np.testing.assert_array_equal(png(tmp_path / "gen" / "ws0000.png"), png(out / "proj.png"))
+
+
+def test_project_conditional_network(nets, target, tmp_path, capsys):
+    assert cli.main(["project", "--network", nets["cond"], "--target", target, "--class", "9",
+                     "--outdir", str(tmp_path / "bad")] + FAST) == 2
+    assert "--class: class index 9 out of range" in capsys.readouterr().err
+    out = tmp_path / "proj"
+    assert cli.main(["project", "--network", nets["cond"], "--target", target, "--class", "2",
+                     "--steps", "1", "--distance", "pixel", "--outdir", str(out)] + FAST) == 0
+    assert load_ws(out / "projected_w.npz").shape == (1, 8, 64)

@@ -117,11 +117,19 @@ def test_noise_regularization_and_normalization_match_numpy():
         assert abs(n.mean()) < 1e-5 and np.mean(n * n) == pytest.approx(1.0, rel=1e-5)
 
 
-def test_w_statistics_match_numpy():
-    G = small_generator("stylegan2")
-    w_avg, w_std = pj.w_statistics(G, 300, batch_size=128)
+@pytest.mark.parametrize("label_size", [0, 3])
+def test_w_statistics_match_numpy(label_size):
+    """NVIDIA's w_avg and w_std of mapped z (RandomState(123)); a conditional
+    network's for the class given."""
+    from keras_stylegan.networks.generator import Generator
+    keras.utils.set_random_seed(1)
+    G = Generator(family="stylegan2", resolution=8, latent_size=8, dlatent_size=8,
+                  label_size=label_size, mapping_kwargs=dict(mapping_fmaps=8),
+                  synthesis_kwargs=dict(fmap_base=64, fmap_max=16))
+    labels = np.eye(3, dtype=np.float32)[[2] * 300] if label_size else None
+    w_avg, w_std = pj.w_statistics(G, 300, labels=labels, batch_size=128)
     z = np.random.RandomState(123).randn(300, G.z_dim).astype(np.float32)
-    ws = keras.ops.convert_to_numpy(G.mapping(z))[:, 0].astype(np.float64)
+    ws = keras.ops.convert_to_numpy(G.mapping(z, labels=labels))[:, 0].astype(np.float64)
     np.testing.assert_allclose(w_avg[0, 0], ws.mean(0), rtol=1e-5, atol=1e-6)
     assert w_std == pytest.approx(np.sqrt(np.sum((ws - ws.mean(0)) ** 2) / 300), rel=1e-5)
 
