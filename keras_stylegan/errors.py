@@ -20,3 +20,8 @@ class ConfigError(ValueError):
 
 class NetworkFileError(ValueError):
     """A network or model file (`.keras`, `.tflite`) cannot be used; the message names it."""
+
+
+class ImageFileError(ValueError):
+    """An input image (e.g. the projector's target) cannot be used; the message
+    names the file and says what is expected."""

@@ -29,6 +29,7 @@ COMMANDS = {
     "export": ("keras_stylegan.cli.export", "export a generator to SavedModel or TFLite"),
     "serve": ("keras_stylegan.cli.serve", "serve SavedModels over TF Serving's REST protocol"),
     "explore": ("keras_stylegan.cli.explore", "explore a network in the browser (no export)"),
+    "project": ("keras_stylegan.cli.project", "project an image into W (StyleGAN2's projector)"),
 }
 
 
@@ -38,6 +39,7 @@ USER_ERRORS = (
     ("keras_stylegan.cli.errors", "CommandError"),
     ("keras_stylegan.errors", "ConfigError"),
     ("keras_stylegan.errors", "NetworkFileError"),
+    ("keras_stylegan.errors", "ImageFileError"),
     ("keras_stylegan.files", "WriteError"),
     ("keras_stylegan.legacy.unpickler", "LegacyFormatError"),  # and UnsafePickleError
     ("keras_stylegan.training.data.sources", "DatasetError"),

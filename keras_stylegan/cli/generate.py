@@ -5,6 +5,7 @@ Examples:
       --seeds 0-7 --trunc 0.7 --noise-mode const --outdir out
   keras-stylegan generate --network network-snapshot-025000.pkl --seeds 0-3 --outdir out
   keras-stylegan generate --network runs/demo --seeds 0-15 --grid --outdir out
+  keras-stylegan generate --network ffhq.pkl --ws proj/projected_w.npz --outdir out
 """
 
 import os
@@ -14,7 +15,11 @@ def add_arguments(p):
     p.add_argument("--network", required=True, metavar="FILE",
                    help="NVIDIA .pkl (TF1 or PyTorch), .keras snapshot, training run dir, "
                    "preset:NAME, or an exported .tflite")
-    p.add_argument("--seeds", default="0-7", help="seeds, e.g. '0-7,12' (default: 0-7)")
+    p.add_argument("--seeds", default=None, help="seeds, e.g. '0-7,12' (default: 0-7)")
+    p.add_argument("--ws", metavar="FILE",
+                   help="draw the ws of FILE instead of seeds (projected_w.npz of `keras-stylegan "
+                   "project` or NVIDIA's projector; its noise maps too, with --noise-mode "
+                   "const): one wsNNNN.png per w")
     p.add_argument("--trunc", type=float, default=1.0, metavar="PSI",
                    help="truncation psi (default 1 = none; NVIDIA's examples use 0.7)")
     p.add_argument("--trunc-cutoff", type=int, default=None, metavar="N",
@@ -39,14 +44,18 @@ def run(args):
     from keras_stylegan.cli.errors import CommandError
     from keras_stylegan.generate import parse_seeds
 
-    try:
-        seeds = parse_seeds(args.seeds)
-    except ValueError as e:
-        raise CommandError(f"--seeds: {e}") from None
     if args.batch < 1:
         raise CommandError("--batch must be >= 1")
     if args.grid_scale < 1:
         raise CommandError("--grid-scale must be >= 1")
+    if args.ws is not None:
+        names, images = _ws_images(args)
+        write_images(args, images, names, len(names))
+        return
+    try:
+        seeds = parse_seeds("0-7" if args.seeds is None else args.seeds)
+    except ValueError as e:
+        raise CommandError(f"--seeds: {e}") from None
     from keras_stylegan.noise import noise_key
     try:
         noise_key(seeds, args.noise_seed)
@@ -74,6 +83,38 @@ def _keras_images(args, seeds):
         return gen.from_seeds(plan_seeds[i:j], labels=None if labels is None else labels[i:j],
                               batch_size=args.batch)
     return names, in_chunks(len(plan_seeds), args.batch, draw)
+
+
+def _ws_images(args):
+    """Images of the ws (and stored noise maps) of the file `--ws`."""
+    from keras import ops
+
+    from keras_stylegan.cli.errors import CommandError
+    from keras_stylegan.loading import load_generator
+    from keras_stylegan.ops.basic import to_uint8_tensor
+    from keras_stylegan.ws_file import load_noise, load_ws
+
+    given = [flag for flag, on in (("--seeds", args.seeds is not None),
+                                   ("--trunc", args.trunc != 1.0),
+                                   ("--trunc-cutoff", args.trunc_cutoff is not None),
+                                   ("--class", args.class_idx is not None)) if on]
+    if given:
+        raise CommandError(f"--ws draws the ws of the file as they are: leave out "
+                           f"{', '.join(given)}")
+    if args.network.endswith(".tflite"):
+        raise CommandError(f"--ws needs the network's synthesis network, which {args.network} "
+                           "does not expose; use the network it was exported from (.pkl, "
+                           ".keras, run directory)")
+    G = load_generator(args.network)
+    ws = load_ws(args.ws, num_ws=G.num_ws, w_dim=G.w_dim)
+    noise = None
+    if args.noise_mode == "const" and G.synthesis.get_config().get("use_noise", True):
+        noise = load_noise(args.ws, G.synthesis.noise_shapes)
+
+    def draw(i, j):
+        img = G.synthesis(ws[i:j], noise_mode=args.noise_mode, noise=noise)
+        return ops.convert_to_numpy(to_uint8_tensor(img))
+    return [f"ws{i:04d}.png" for i in range(len(ws))], in_chunks(len(ws), args.batch, draw)
 
 
 def _tflite_images(args, seeds):

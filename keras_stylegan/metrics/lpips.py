@@ -48,3 +48,23 @@ class LPIPSDistance(nn_ops.StateLayer):
             d = (f[:n] - f[n:]) ** 2
             total = total + ops.mean(ops.matmul(d, self.w[f"lin{i}"]), axis=(1, 2))
         return total
+
+    def features(self, x):
+        """[N, D] features of NHWC `x` in [-1, 1] whose squared distance is LPIPS:
+        `sum((features(a) - features(b)) ** 2, axis=1) == self(a, b)` (for the
+        package's linear weights, which are >= 0). This is NVIDIA's `vgg16.pt`
+        with `return_lpips=True`, which StyleGAN2's projector compares with a
+        target's features computed once.
+
+        >>> files = ("vgg16-397923af.pth", "vgg.pth")
+        >>> net = feature_network("lpips", weights=files)  # doctest: +SKIP
+        >>> net.features(images).shape  # doctest: +SKIP
+        (1, 1344)
+        """
+        x = (ops.convert_to_tensor(x, "float32") - SHIFT) / SCALE
+        out = []
+        for i, f in enumerate(vgg.run_stages(self, x)):
+            f = f / (ops.sqrt(ops.sum(f * f, axis=-1, keepdims=True)) + EPS)
+            scale = ops.sqrt(ops.maximum(self.w[f"lin{i}"], 0.0) / (f.shape[1] * f.shape[2]))
+            out.append(ops.reshape(f * scale, (ops.shape(f)[0], -1)))
+        return ops.concatenate(out, axis=1)
