@@ -13,8 +13,9 @@ import pytest
 
 from keras_stylegan import cli
 from keras_stylegan.ws_file import load_ws
+from helpers import paths
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "metrics")
+DATA = os.path.join(paths.DATA, "metrics")
 FAST = ["--w-avg-samples", "200"]
 
 

@@ -24,8 +24,9 @@ from keras_stylegan import projector as pj
 from keras_stylegan.errors import ConfigError
 from keras_stylegan.projection_distance import (LPIPSFeatures, PixelFeatures,
                                                 projection_features)
+from helpers import paths
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "metrics")
+DATA = os.path.join(paths.DATA, "metrics")
 STEPS = 100
 
 # Bounds of a recovery: the RMS pixel difference to the target (pixels in [-1, 1]) and
@@ -244,7 +245,7 @@ def test_projector_runs_on_jax_as_on_tensorflow(tmp_path):
     np.save(tmp_path / "target.npy", target)
     script = (
         "import sys, numpy as np\n"
-        f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
+        f"sys.path[:0] = [{os.path.dirname(os.path.abspath(__file__))!r}, {paths.TESTS!r}]\n"
         "from test_projector import _short_projection\n"
         "from keras_stylegan.loading import load_generator\n"
         "G = load_generator(sys.argv[1] + '/G.keras')\n"
