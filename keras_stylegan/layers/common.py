@@ -110,7 +110,9 @@ class NoiseInjection(keras.layers.Layer):
     def build(self, input_shape):
         _, h, w, c = input_shape
         self.const = self.add_weight(
-            name="const", shape=(1, h, w, 1), initializer="random_normal", trainable=False)
+            name="const", shape=(1, h, w, 1),
+            initializer=keras.initializers.RandomNormal(stddev=1.0),  # NVIDIA's: N(0, 1)
+            trainable=False)
         self.weight = self.add_weight(
             name="weight", shape=(c,) if self.per_channel else (), initializer="zeros")
 

@@ -217,3 +217,16 @@ def test_to_uint8_matches_nvidia_rounding():
     np.testing.assert_array_equal(sgops.to_uint8(x), ref)
     np.testing.assert_array_equal(sgops.to_uint8_tensor(x), ref)
     assert sgops.to_uint8(np.array([0.0])).tolist() == [128]
+
+
+def test_stored_noise_maps_are_standard_normal_as_nvidia_draws_them():
+    """NVIDIA draws each layer's stored noise from N(0, 1) (TF1 `random_normal`,
+    PyTorch `torch.randn`); Keras's default initializer has std 0.05."""
+    from keras_stylegan import presets
+    for name in ("stylegan-tiny-32", "stylegan2-tiny-32"):
+        G = presets.generator(name)
+        maps = np.concatenate([np.ravel(v.numpy()) for v in G.weights
+                               if v.path.endswith("noise/const")])
+        assert maps.size >= 2048, name
+        # Sample mean/std of >= 2048 N(0, 1) draws: within 0.1 by many standard errors.
+        assert abs(maps.std() - 1.0) < 0.1 and abs(maps.mean()) < 0.1, (name, maps.std())
