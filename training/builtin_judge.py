@@ -24,9 +24,10 @@ JUDGE_SEED = 1
 VERSION = 1
 HEADS = dict({name: len(values) for name, values in builtin.CATEGORICAL.items()},
              **{name: 2 for name in builtin.CONTINUOUS})
-# Training recipe (tests shrink it): above 97% on held-out reals for every factor
-# but size (about 90% at 16 px: a size near the middle is ambiguous).
-RECIPE = dict(num_train=8000, epochs=3)
+# Training recipe. Held-out accuracy at 16 px (2000 real images): shape 98.5%,
+# colour 100%, background 99.95%, size 94.5% (a size near the middle is
+# ambiguous), x 98.9%, y 96.7%; about 2.5 minutes on 2 busy cores, once.
+RECIPE = dict(num_train=20000, epochs=4)
 
 
 def targets(factors):
@@ -49,11 +50,18 @@ def train(resolution, num_train, epochs, num_test=0):
     return judge, acc
 
 
+def fingerprint(resolution, recipe=None):
+    """(cache key, identity stored with the weights) of the judge at `resolution`."""
+    recipe = dict(RECIPE if recipe is None else recipe)
+    extra = dict(recipe, version=VERSION, seed=JUDGE_SEED)
+    return evaluate.cache_key(judge="builtin", resolution=resolution, heads=HEADS,
+                              **extra), extra
+
+
 def builtin_judge(resolution, cache_dir=None, recipe=None):
     """The built-in judge at `resolution`, from `cache_dir` or trained (and cached)."""
     recipe = dict(RECIPE if recipe is None else recipe)
-    extra = dict(recipe, version=VERSION, seed=JUDGE_SEED)
-    key = evaluate.cache_key(judge="builtin", resolution=resolution, heads=HEADS, **extra)
+    key, extra = fingerprint(resolution, recipe)
     def build():
         print(f"Training the built-in factor classifier at {resolution} px (once; cached in "
               f"{cache_dir})", file=sys.stderr, flush=True)

@@ -111,9 +111,10 @@ class Run:
     segments, gan, checkpoint, manager, is_chief, resumed_from.
     """
 
-    def __init__(self, cfg, run_dir, dataset, strategy, print_fn=print):
+    def __init__(self, cfg, run_dir, dataset, strategy, print_fn=print, metric_options=None):
         self.cfg, self.run_dir, self.dataset, self.strategy = cfg, run_dir, dataset, strategy
         self.print_fn = print_fn
+        self.metric_options = metric_options
         _, self.task_index, self.is_chief = distribute.task_info()
         self.multi_worker = distribute.is_multi_worker()
         self.resumed_from = None
@@ -253,11 +254,20 @@ class Run:
             None if grid_labels is None else grid_labels.astype(np.float32),
             cfg["grid_size"], cfg["snap_kimg"], cfg["checkpoint_kimg"], start_kimg,
             self.writer, self.is_chief, resumed=self.resumed_from is not None,
-            grid_scale=cfg["grid_scale"])
+            grid_scale=cfg["grid_scale"], on_snapshot=self._snapshot_metrics())
         out.append(self.snapshots)
         for callback in out:
             callback.set_model(self.gan)
         return out
+
+    def _snapshot_metrics(self):
+        """The chief's `train --metrics` hook (`snapshot_metrics.SnapshotMetrics`), or None."""
+        if not self.cfg.get("metrics") or not self.is_chief:
+            return None
+        from keras_stylegan.training.snapshot_metrics import SnapshotMetrics
+        return SnapshotMetrics(self.cfg["metrics"], self.run_dir, self.dataset, self.strategy,
+                               self.multi_worker, self.writer, self.metric_options,
+                               self._log).check(self.gan.Gs)
 
     def _save_reals(self):
         from keras_stylegan.generate import image_grid, save_png
@@ -379,7 +389,8 @@ def tf_latest_checkpoint(directory):
     return tf.train.latest_checkpoint(directory)
 
 
-def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=print):
+def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=print,
+            metric_options=None):
     """Resolves `cfg` for the data and devices and builds the run (no training).
 
     Args:
@@ -387,8 +398,13 @@ def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=p
         run_dir: the run directory.
         dataset: an opened dataset (default: `open_dataset(cfg["data"], ...)`).
         gpus, cpu_replicas: device selection (see `training.distribute.make_strategy`).
+        metric_options: options of the `metrics` computed at each snapshot (see
+            `training.snapshot_metrics.SnapshotMetrics`).
     """
     import tensorflow as tf
+    if cfg.get("metrics"):
+        from keras_stylegan.training.snapshot_metrics import parse
+        parse(cfg["metrics"])  # a bad name fails before anything is built
     if cfg.get("deterministic"):
         tf.config.experimental.enable_op_determinism()
     strategy = distribute.make_strategy(gpus, cpu_replicas, cfg["steps_per_execution"])
@@ -400,18 +416,19 @@ def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=p
     resolved = configs_lib.resolve(cfg, dataset.resolution, dataset.num_channels,
                                    dataset.label_size, strategy.num_replicas_in_sync)
     resolved["strategy"] = distribute.describe(strategy)
-    return Run(resolved, os.fspath(run_dir), dataset, strategy, print_fn)
+    return Run(resolved, os.fspath(run_dir), dataset, strategy, print_fn, metric_options)
 
 
 def train(cfg, run_dir, resume="auto", dataset=None, gpus=None, cpu_replicas=None,
-          print_fn=print):
+          print_fn=print, metric_options=None):
     """Trains (or resumes) the run in `run_dir`; returns a summary dict.
 
     Args:
         resume: 'auto' resumes from the newest checkpoint if there is one;
             True requires one.
+        metric_options: see `prepare`.
     """
-    run = prepare(cfg, run_dir, dataset, gpus, cpu_replicas, print_fn)
+    run = prepare(cfg, run_dir, dataset, gpus, cpu_replicas, print_fn, metric_options)
     created = not os.path.exists(run.run_dir)
     os.makedirs(run.run_dir, exist_ok=True)
     try:

@@ -92,6 +92,16 @@ def add_arguments(p):
     g.add_argument("--keep", type=int, default=None, help="checkpoints to keep (default 3)")
     g.add_argument("--tick", type=float, default=None, metavar="KIMG",
                    help="console progress every KIMG")
+    g.add_argument("--metrics", default=None, metavar="NAMES",
+                   help="metrics of every snapshot, e.g. fd_shapes10k_full,ls10k or "
+                   "fid50k_full,ppl_wend (see `keras-stylegan metrics`): TensorBoard "
+                   "Metrics/<name> and metric-<name>.jsonl in the run directory")
+    g.add_argument("--feature-weights", default=None, metavar="DIR",
+                   help="--metrics: folder of the public weight files (default: "
+                   "$KERAS_STYLEGAN_WEIGHTS)")
+    g.add_argument("--classifiers", default=None, metavar="FILES",
+                   help="--metrics ls on your own data: Keras attribute classifiers "
+                   "(a.keras,b.keras)")
 
 
 def build_config(args):
@@ -102,7 +112,9 @@ def build_config(args):
                   resolution=args.resolution, max_images=args.max_images, loss=args.loss,
                   r1_gamma=args.gamma, steps_per_execution=args.steps_per_execution,
                   snap_kimg=args.snap, checkpoint_kimg=args.checkpoint_kimg,
-                  keep_checkpoints=args.keep, tick_kimg=args.tick)
+                  keep_checkpoints=args.keep, tick_kimg=args.tick,
+                  metrics=[n.strip() for n in args.metrics.split(",") if n.strip()]
+                  if args.metrics is not None else None)
     overrides.update({k: v for k, v in simple.items() if v is not None})
     for flag, key, value in ((args.labels, "use_labels", args.labels),
                              (args.mirror, "mirror_augment", True),
@@ -139,6 +151,8 @@ def run(args):
                   f"lr G {s.G_lrate:g} D {s.D_lrate:g}")
         return 0
     result = loop.train(cfg, args.outdir, resume=True if args.resume else "auto",
-                        gpus=args.gpus, cpu_replicas=args.cpu_replicas)
+                        gpus=args.gpus, cpu_replicas=args.cpu_replicas,
+                        metric_options=dict(feature_weights=args.feature_weights,
+                                            classifiers=args.classifiers))
     print(f"Run directory: {result['run_dir']}")
     return 0
