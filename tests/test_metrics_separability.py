@@ -184,3 +184,10 @@ def test_builtin_judge_cache_key_changes_with_what_it_depends_on():
     assert key != builtin_judge.fingerprint(32)[0]
     assert key != builtin_judge.fingerprint(16, dict(num_train=10, epochs=1))[0]
     assert os.path.basename(key) == key
+
+
+def test_ls_without_classifiers_or_builtin_data_is_one_clear_error(capsys):
+    from keras_stylegan import cli
+    assert cli.main(["metrics", "--network", "preset:stylegan-tiny-32", "--metrics",
+                     "ls8"]) == 2
+    assert "ls needs attribute classifiers: pass --classifiers" in capsys.readouterr().err
