@@ -13,6 +13,7 @@ Examples:
   keras-stylegan train --data photos.zip --config paper-256 --outdir runs/x --dry-run
   keras-stylegan train --data builtin --config cpu-small --outdir runs/x --set r1_gamma=5
   keras-stylegan train --data photos.zip --config stylegan2-256 --outdir runs/sg2 --gpus 4
+  keras-stylegan train --data builtin --config cpu-demo --outdir runs/m --metrics fd_shapes10k_full,ls10k
   tensorboard --logdir runs/demo/logs
 """
 
@@ -102,6 +103,8 @@ def add_arguments(p):
     g.add_argument("--classifiers", default=None, metavar="FILES",
                    help="--metrics ls on your own data: Keras attribute classifiers "
                    "(a.keras,b.keras)")
+    g.add_argument("--no-ppl-crop", action="store_true",
+                   help="--metrics ppl_*: skip NVIDIA's face crop (use it for non-face data)")
 
 
 def build_config(args):
@@ -153,6 +156,7 @@ def run(args):
     result = loop.train(cfg, args.outdir, resume=True if args.resume else "auto",
                         gpus=args.gpus, cpu_replicas=args.cpu_replicas,
                         metric_options=dict(feature_weights=args.feature_weights,
-                                            classifiers=args.classifiers))
+                                            classifiers=args.classifiers,
+                                            ppl_crop=not args.no_ppl_crop))
     print(f"Run directory: {result['run_dir']}")
     return 0
