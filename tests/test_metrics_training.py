@@ -43,7 +43,7 @@ def _lines(run, name):
         return [json.loads(line) for line in f.read().splitlines()]
 
 
-@pytest.mark.slow  # minutes on 2 loaded cores (training + 3 metrics at 2 snapshots)
+@pytest.mark.slow  # 41 s on 2 quiet cores, up to 9 min when loaded (training + 3 metrics x 2)
 def test_train_metrics_are_logged_and_equal_the_metrics_command(tmp_path):
     run, cache = str(tmp_path / "run"), str(tmp_path / "cache")
     weights = _weights(str(tmp_path / "weights"))
