@@ -33,6 +33,7 @@ setup(
         "pillow>=10",
         "tensorboard==2.21.*",
         "scipy>=1.11",
+        "scikit-learn>=1.3",
         "ai-edge-litert>=2.0",
         "fastapi>=0.110",
         "uvicorn>=0.29",

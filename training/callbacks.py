@@ -178,12 +178,15 @@ class Snapshots(keras.callbacks.Callback):
         writer: TensorBoard writer for `Gs/fakes`, or None.
         is_chief: only the chief writes grids and snapshots.
         resumed: the run was restored from a checkpoint at `start_kimg`.
+        on_snapshot: called as `on_snapshot(Gs, nimg, path)` after each snapshot
+            is written (`train --metrics`), or None.
     """
 
     def __init__(self, run_dir, manager, grid_z, grid_labels, grid_size, snap_kimg,
                  checkpoint_kimg, start_kimg=0.0, writer=None, is_chief=True, resumed=False,
-                 grid_scale=1):
+                 grid_scale=1, on_snapshot=None):
         super().__init__()
+        self.on_snapshot = on_snapshot
         self.run_dir, self.manager = run_dir, manager
         self.grid_z, self.grid_labels = grid_z, grid_labels
         self.grid_cols, self.grid_scale = int(grid_size[0]), int(grid_scale)
@@ -243,7 +246,10 @@ class Snapshots(keras.callbacks.Callback):
             with self.writer.as_default(step=nimg):
                 tf.summary.image("Gs/fakes", grid[None], max_outputs=1)
             self.writer.flush()
-        save_keras_atomic(self.model.Gs, os.path.join(self.run_dir, snapshot_name(nimg)))
+        path = os.path.join(self.run_dir, snapshot_name(nimg))
+        save_keras_atomic(self.model.Gs, path)
+        if self.on_snapshot is not None:
+            self.on_snapshot(self.model.Gs, nimg, path)
 
 
 def save_checkpoint(manager, number):

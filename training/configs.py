@@ -95,6 +95,7 @@ DEFAULTS = dict(
     grid_size=[8, 4],            # columns, rows of the image grids
     grid_scale=1,                # pixel enlargement of the grid PNGs (small images)
     grid_seed=0,
+    metrics=[],                  # metric names computed at every snapshot (train --metrics)
 )
 
 # Small networks for CPU runs.
@@ -324,4 +325,4 @@ def schedule_kwargs(cfg):
 RESUMABLE_CHANGES = frozenset({
     "total_kimg", "description", "tick_kimg", "log_steps", "snap_kimg", "checkpoint_kimg",
     "keep_checkpoints", "grid_size", "grid_scale", "grid_seed", "data", "deterministic",
-    "strategy", "num_replicas"})
+    "strategy", "num_replicas", "metrics"})

@@ -112,11 +112,13 @@ class Run:
     segments, gan, checkpoint, manager, is_chief, resumed_from.
     """
 
-    def __init__(self, cfg, run_dir, dataset, strategy, print_fn=print, pretrained=None):
+    def __init__(self, cfg, run_dir, dataset, strategy, print_fn=print, pretrained=None,
+                 metric_options=None):
         self.cfg, self.run_dir, self.dataset, self.strategy = cfg, run_dir, dataset, strategy
         self.print_fn = print_fn
         self.pretrained = pretrained  # --init: a training.pretrained.Pretrained
         self.init_log, self.frozen = [], []  # --init's log lines; Freeze-D's blocks
+        self.metric_options = metric_options
         _, self.task_index, self.is_chief = distribute.task_info()
         self.multi_worker = distribute.is_multi_worker()
         self.resumed_from = None
@@ -263,11 +265,20 @@ class Run:
             None if grid_labels is None else grid_labels.astype(np.float32),
             cfg["grid_size"], cfg["snap_kimg"], cfg["checkpoint_kimg"], start_kimg,
             self.writer, self.is_chief, resumed=self.resumed_from is not None,
-            grid_scale=cfg["grid_scale"])
+            grid_scale=cfg["grid_scale"], on_snapshot=self._snapshot_metrics())
         out.append(self.snapshots)
         for callback in out:
             callback.set_model(self.gan)
         return out
+
+    def _snapshot_metrics(self):
+        """The chief's `train --metrics` hook (`snapshot_metrics.SnapshotMetrics`), or None."""
+        if not self.cfg.get("metrics") or not self.is_chief:
+            return None
+        from keras_stylegan.training.snapshot_metrics import SnapshotMetrics
+        return SnapshotMetrics(self.cfg["metrics"], self.run_dir, self.dataset, self.strategy,
+                               self.multi_worker, self.writer, self.metric_options,
+                               self._log).check(self.gan.Gs)
 
     def _save_reals(self):
         from keras_stylegan.generate import image_grid, save_png
@@ -402,7 +413,7 @@ def tf_latest_checkpoint(directory):
 
 
 def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=print,
-            pretrained=None):
+            pretrained=None, metric_options=None):
     """Resolves `cfg` for the data and devices and builds the run (no training).
 
     Args:
@@ -414,8 +425,13 @@ def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=p
             (`training.pretrained.load(cfg["init"])`), whose weights the run
             starts from. The run's networks are those of the config:
             `training.pretrained.configure` makes them NET's own.
+        metric_options: options of the `metrics` computed at each snapshot (see
+            `training.snapshot_metrics.SnapshotMetrics`).
     """
     import tensorflow as tf
+    if cfg.get("metrics"):
+        from keras_stylegan.training.snapshot_metrics import parse
+        parse(cfg["metrics"])  # a bad name fails before anything is built
     if cfg.get("deterministic"):
         tf.config.experimental.enable_op_determinism()
     strategy = distribute.make_strategy(gpus, cpu_replicas, cfg["steps_per_execution"])
@@ -433,11 +449,11 @@ def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=p
                               "pretrained=training.pretrained.load(cfg['init']).")
         pretrained.check_data(dataset.resolution, dataset.num_channels, dataset.label_size)
     return Run(resolved, os.fspath(run_dir), dataset, strategy, print_fn,
-               pretrained if cfg.get("init") else None)
+               pretrained if cfg.get("init") else None, metric_options)
 
 
 def train(cfg, run_dir, resume="auto", dataset=None, gpus=None, cpu_replicas=None,
-          print_fn=print, pretrained=None):
+          print_fn=print, pretrained=None, metric_options=None):
     """Trains (or resumes) the run in `run_dir`; returns a summary dict.
 
     Args:
@@ -447,8 +463,10 @@ def train(cfg, run_dir, resume="auto", dataset=None, gpus=None, cpu_replicas=Non
             checkpoint, and otherwise resumes like any run (`init` must be
             the one it started with).
         pretrained: see `prepare`.
+        metric_options: see `prepare`.
     """
-    run = prepare(cfg, run_dir, dataset, gpus, cpu_replicas, print_fn, pretrained)
+    run = prepare(cfg, run_dir, dataset, gpus, cpu_replicas, print_fn, pretrained,
+                  metric_options)
     created = not os.path.exists(run.run_dir)
     os.makedirs(run.run_dir, exist_ok=True)
     try:

@@ -1,9 +1,11 @@
-"""Compute the papers' metrics (FID, KID, precision/recall, PPL) for a network.
+"""Compute the papers' metrics (FID, KID, precision/recall, PPL, linear
+separability) and the built-in data's Fréchet distance for a network.
 
 Metric names are NVIDIA's, with the sample count in the name, so a small run
 is the same metric on fewer samples: fid50k_full, fid10k, fid1k, kid50k_full,
 pr50k3_full, pr1k3, ppl_zfull, ppl_wfull, ppl_zend, ppl_wend, ppl2_wend,
-ppl1k_wend. Each evaluation appends one JSON line to metric-NAME.jsonl in
+ppl1k_wend, ls (linear separability, 200k samples; ls10k), fd_shapes10k_full
+(Fréchet distance on the built-in data's factor classifier). Each evaluation appends one JSON line to metric-NAME.jsonl in
 --outdir (default: the run directory when --network is one, else the current
 directory) and the results are printed as a table.
 
@@ -12,6 +14,7 @@ metrics"); nothing is downloaded. Dataset features are cached on disk, keyed
 by the dataset, resolution, feature network, weight file and sample count.
 
 Examples:
+  keras-stylegan metrics --network runs/demo --metrics fd_shapes10k_full,ls10k
   keras-stylegan metrics --network runs/demo --metrics fid1k,ppl1k_wend --data builtin \\
       --feature-weights ~/weights
   keras-stylegan metrics --network stylegan2-ffhq-config-f.pkl --data ffhq-1024.zip \\
@@ -20,8 +23,6 @@ Examples:
 
 import json
 import os
-import sys
-import time
 
 
 def add_arguments(p):
@@ -31,7 +32,12 @@ def add_arguments(p):
                    help="comma-separated metric names, e.g. fid50k_full,kid50k_full,ppl_wend")
     p.add_argument("--data", metavar="DATA",
                    help="the real images (folder, .zip, TFRecords, builtin[:N]); needed by "
-                   "fid/kid/pr")
+                   "fid/kid/pr/fd_shapes (default: the training run's data, when --network "
+                   "is a run directory or one of its snapshots)")
+    p.add_argument("--classifiers", metavar="FILES",
+                   help="ls on your own data: comma-separated Keras attribute classifiers "
+                   "(.keras, one attribute each; see README). Default on the built-in data: "
+                   "its factors, judged by a classifier trained on real built-in images")
     p.add_argument("--outdir", metavar="DIR",
                    help="where metric-NAME.jsonl goes (default: the run dir, else .)")
     p.add_argument("--feature-weights", metavar="DIR",
@@ -55,16 +61,18 @@ def run(args):
         raise CommandError(str(e)) from None
     if args.batch < 1:
         raise CommandError("--batch must be >= 1")
-    if any(s.kind != "ppl" for s in specs) and not args.data:
-        raise CommandError("fid/kid/pr metrics compare with real images: pass --data DATA.")
     from keras_stylegan.loading import load_generator
+    from keras_stylegan.metrics.suite import MetricInputError, write_jsonl
     from keras_stylegan.metrics.weights import WeightsFileError
     G = load_generator(args.network)
     outdir = args.outdir or (args.network if os.path.isdir(args.network) else ".")
-    ds = _open_data(args, G, CommandError) if args.data else None
+    uses_data = any(s.needs != "lpips" and not (s.needs == "attributes" and args.classifiers)
+                    for s in specs)
+    ds = _open_data(args, G, CommandError) if uses_data else None
     try:
-        results = evaluate_all(args, specs, G, ds)
-    except WeightsFileError as e:
+        suite = make_suite(args, specs, G, ds)
+        results = [suite.compute(spec) for spec in specs]
+    except (WeightsFileError, MetricInputError) as e:
         raise CommandError(str(e)) from None
     finally:
         if ds is not None:
@@ -75,12 +83,44 @@ def run(args):
     print(f"Wrote {', '.join(f'metric-{s.name}.jsonl' for s in specs)} to {outdir}")
 
 
-def _open_data(args, G, CommandError):
-    from keras_stylegan.training.data import open_dataset
+def run_config(network):
+    """The config.json of the training run `network` belongs to (a run directory or
+    a snapshot inside one), or None."""
+    folder = network if os.path.isdir(network) else os.path.dirname(os.path.abspath(network))
+    path = os.path.join(folder, "config.json")
+    if not os.path.isfile(path):
+        return None
     try:
-        ds = open_dataset(args.data, use_labels=bool(G.label_size) or None)
+        with open(path, encoding="utf-8") as f:
+            cfg = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return cfg if isinstance(cfg, dict) and isinstance(cfg.get("data"), str) else None
+
+
+def _open_data(args, G, CommandError):
+    """The real images: --data, else the data of the run the network comes from
+    (its labels and fixed built-in factors too), else None."""
+    from keras_stylegan.training.data import open_dataset
+    data, kwargs = args.data, {}
+    cfg = None if data else run_config(args.network)
+    if cfg is not None:
+        data = cfg["data"]
+        kwargs = dict(use_labels=cfg.get("use_labels") or False,
+                      max_images=cfg.get("max_images"), builtin_fixed=cfg.get("builtin_fixed"))
+    if not data:
+        return None
+    if data == "builtin" or data.startswith("builtin:"):
+        kwargs["resolution"] = G.resolution  # the built-in data draws at any resolution
+    if cfg is None:
+        kwargs["use_labels"] = bool(G.label_size) or None
+    try:
+        ds = open_dataset(data, **kwargs)
     except ValueError:
-        ds = open_dataset(args.data)  # no labels: random one-hot classes are used
+        if cfg is not None or not kwargs.get("use_labels"):
+            raise
+        kwargs["use_labels"] = None  # no labels: random one-hot classes are used
+        ds = open_dataset(data, **kwargs)
     if ds.resolution != G.resolution:
         ds.close()
         raise CommandError(f"--data is {ds.resolution}x{ds.resolution} but the network draws "
@@ -89,73 +129,22 @@ def _open_data(args, G, CommandError):
     return ds
 
 
-def dataset_identity(ds):
-    """What the cached features depend on, beyond the network and the count."""
-    src = ds.source
-    ident = {"kind": src.kind, "path": os.path.abspath(src.path) if src.kind != "builtin"
-             else src.path, "num_images": ds.num_images, "resolution": ds.resolution}
-    if src.kind != "builtin" and os.path.exists(src.path):
-        st = os.stat(src.path)
-        ident.update(size=st.st_size, mtime=st.st_mtime_ns)
-    if getattr(src, "image_names", None) is not None:
-        ident["names"] = list(src.image_names)
-    return ident
-
-
-def evaluate_all(args, specs, G, ds):
-    """[(results dict, seconds)] per spec, sharing feature networks and features."""
-    from keras_stylegan.metrics import evaluate as ev
-    from keras_stylegan.metrics.networks import feature_network
-    from keras_stylegan.metrics.weights import find_weights
-    nets, gen_cache, out = {}, {}, []
-    cache_dir = args.cache_dir or os.environ.get("KERAS_STYLEGAN_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "keras-stylegan", "metrics")
-    labels = ev.random_labels(G.label_size, None if ds is None else ds.labels)
-    for spec in specs:
-        start = time.monotonic()
-        print(f"{spec.name}:", file=sys.stderr)
-        if spec.needs not in nets:
-            net_weights = (None, None) if spec.needs == "lpips" else None
-            nets[spec.needs] = feature_network(spec.needs, weights=net_weights,
-                                               folder=args.feature_weights)
-        net = nets[spec.needs]
-        if spec.kind == "ppl":
-            dist = ev.ppl_distances(G, net, spec, args.batch, args.seed, labels,
-                                    ev.Progress("generated pairs", spec.num_gen))
-            out.append(({spec.name: ev.ppl_from_distances(dist)}, time.monotonic() - start))
-            continue
-        key_g = (spec.needs, spec.num_gen)
-        if key_g not in gen_cache:
-            gen_cache[key_g] = ev.generated_features(
-                G, net, spec.num_gen, args.batch, args.seed, labels,
-                ev.Progress("generated", spec.num_gen))
-        num_real = ds.num_images if spec.num_real is None else min(spec.num_real,
-                                                                     ds.num_images)
-        weights_file = find_weights(spec.needs, None, args.feature_weights)
-        st = os.stat(weights_file)
-        key = ev.cache_key(dataset=dataset_identity(ds), network=spec.needs, num=num_real,
-                           weights=[os.path.basename(weights_file), st.st_size])
-        real = ev.real_features(lambda n: _first_images(ds, n, args.batch), num_real, net,
-                                key, cache_dir, ev.Progress("dataset", num_real))
-        out.append((ev.feature_metric(spec, gen_cache[key_g], real, args.seed),
-                    time.monotonic() - start))
-    return out
-
-
-def _first_images(ds, n, batch):
-    import numpy as np
-    for _, images in ds.iter_uint8(batch, indices=np.arange(n)):
-        yield images
-
-
-def write_jsonl(outdir, name, values, seconds, network):
-    """Appends NVIDIA's JSON line to OUTDIR/metric-NAME.jsonl."""
-    os.makedirs(outdir, exist_ok=True)
-    line = {"results": values, "metric": name, "total_time": seconds,
-            "total_time_str": f"{int(seconds) // 60}m {int(seconds) % 60:02d}s",
-            "num_gpus": 1, "snapshot_pkl": os.fspath(network), "timestamp": time.time()}
-    with open(os.path.join(outdir, f"metric-{name}.jsonl"), "a") as f:
-        f.write(json.dumps(line) + "\n")
+def make_suite(args, specs, G, ds, draw=None):
+    """The `MetricSuite` of the command's options (the judge and classifiers only
+    when a metric needs them)."""
+    from keras_stylegan.metrics.suite import MetricSuite, default_cache_dir
+    cache_dir = args.cache_dir or default_cache_dir()
+    classifiers = None
+    if getattr(args, "classifiers", None):
+        from keras_stylegan.metrics.classifiers import load_classifiers
+        classifiers = load_classifiers(args.classifiers, G.resolution)
+    judge, factors = None, ()
+    if any(s.needs == "judge" or (s.needs == "attributes" and classifiers is None)
+           for s in specs):
+        from keras_stylegan.training import builtin_judge
+        judge, factors = builtin_judge.for_dataset(ds, G.resolution, cache_dir)
+    return MetricSuite(G, ds, args.feature_weights, cache_dir, args.batch, args.seed,
+                       judge=judge, judge_factors=factors, classifiers=classifiers, draw=draw)
 
 
 def print_table(specs, results):

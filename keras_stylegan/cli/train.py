@@ -14,6 +14,7 @@ Examples:
   keras-stylegan train --data builtin --config cpu-small --outdir runs/x --set r1_gamma=5
   keras-stylegan train --data photos.zip --config stylegan2-256 --outdir runs/sg2 --gpus 4
   keras-stylegan train --data photos.zip --init ffhq.pkl --freezed 2 --outdir runs/ft
+  keras-stylegan train --data builtin --config cpu-demo --outdir runs/m --metrics fd_shapes10k_full,ls10k
   tensorboard --logdir runs/demo/logs
 """
 
@@ -102,6 +103,18 @@ def add_arguments(p):
     g.add_argument("--keep", type=int, default=None, help="checkpoints to keep (default 3)")
     g.add_argument("--tick", type=float, default=None, metavar="KIMG",
                    help="console progress every KIMG")
+    g.add_argument("--metrics", default=None, metavar="NAMES",
+                   help="metrics of every snapshot, e.g. fd_shapes10k_full,ls10k or "
+                   "fid50k_full,ppl_wend (see `keras-stylegan metrics`): TensorBoard "
+                   "Metrics/<name> and metric-<name>.jsonl in the run directory")
+    g.add_argument("--feature-weights", default=None, metavar="DIR",
+                   help="--metrics: folder of the public weight files (default: "
+                   "$KERAS_STYLEGAN_WEIGHTS)")
+    g.add_argument("--classifiers", default=None, metavar="FILES",
+                   help="--metrics ls on your own data: Keras attribute classifiers "
+                   "(a.keras,b.keras)")
+    g.add_argument("--no-ppl-crop", action="store_true",
+                   help="--metrics ppl_*: skip NVIDIA's face crop (use it for non-face data)")
 
 
 def build_config(args, net=None):
@@ -113,7 +126,9 @@ def build_config(args, net=None):
                   resolution=args.resolution, max_images=args.max_images, loss=args.loss,
                   r1_gamma=args.gamma, steps_per_execution=args.steps_per_execution,
                   snap_kimg=args.snap, checkpoint_kimg=args.checkpoint_kimg,
-                  keep_checkpoints=args.keep, tick_kimg=args.tick, freezed=args.freezed)
+                  keep_checkpoints=args.keep, tick_kimg=args.tick, freezed=args.freezed,
+                  metrics=[n.strip() for n in args.metrics.split(",") if n.strip()]
+                  if args.metrics is not None else None)
     overrides.update({k: v for k, v in simple.items() if v is not None})
     for flag, key, value in ((args.labels, "use_labels", args.labels),
                              (args.mirror, "mirror_augment", True),
@@ -162,6 +177,9 @@ def run(args):
                   f"lr G {s.G_lrate:g} D {s.D_lrate:g}")
         return 0
     result = loop.train(cfg, args.outdir, resume=True if args.resume else "auto",
-                        gpus=args.gpus, cpu_replicas=args.cpu_replicas, pretrained=net)
+                        gpus=args.gpus, cpu_replicas=args.cpu_replicas, pretrained=net,
+                        metric_options=dict(feature_weights=args.feature_weights,
+                                            classifiers=args.classifiers,
+                                            ppl_crop=not args.no_ppl_crop))
     print(f"Run directory: {result['run_dir']}")
     return 0

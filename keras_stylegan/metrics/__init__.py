@@ -22,6 +22,11 @@ _LAZY = {
     "WEIGHT_FILES": "keras_stylegan.metrics.weights",
     "CheckpointError": "keras_stylegan.metrics.torch_checkpoint",
     "read_state_dict": "keras_stylegan.metrics.torch_checkpoint",
+    "linear_separability": "keras_stylegan.metrics.separability",
+    "load_classifiers": "keras_stylegan.metrics.classifiers",
+    "FactorJudge": "keras_stylegan.metrics.factor_judge",
+    "MetricSuite": "keras_stylegan.metrics.suite",
+    "parse_metric": "keras_stylegan.metrics.names",
 }
 
 __all__ = sorted(_LAZY)

@@ -64,7 +64,7 @@ def random_labels(label_size, label_pool=None):
     return sample
 
 
-def _noise(G, rng, n):
+def noise_maps(G, rng, n):
     """Per-sample N(0, 1) noise maps [n, H, W, 1] for every noise input, from `rng`
     (so results depend on the seed only, unlike the layers' own random noise)."""
     return [rng.randn(n, h, w, 1).astype(np.float32) for h, w in G.synthesis.noise_shapes]
@@ -73,7 +73,8 @@ def _noise(G, rng, n):
 _DRAW = weakref.WeakKeyDictionary()  # G -> its compiled (z, labels, noise) -> uint8
 
 
-def _compiled_draw(G):
+def compiled_draw(G):
+    """G's compiled (z, labels, noise) -> uint8 NHWC images (psi 1), one per G."""
     if G not in _DRAW:
         from keras_stylegan.generate import compile_function
         from keras_stylegan.ops.basic import to_uint8_tensor
@@ -84,10 +85,14 @@ def _compiled_draw(G):
     return _DRAW[G]
 
 
-def generated_features(G, net, num, batch_size=16, seed=0, labels=None, progress=None):
+def generated_features(G, net, num, batch_size=16, seed=0, labels=None, progress=None,
+                       draw=None):
     """Features [num, D] of `num` images of G (z ~ N(0, I), psi 1, random noise),
-    all drawn from `np.random.RandomState(seed)` in batches of `batch_size`."""
-    draw = _compiled_draw(G)
+    all drawn from `np.random.RandomState(seed)` in batches of `batch_size`.
+
+    `draw` (z, labels, noise) -> uint8 images replaces G's own (e.g. spread over
+    the replicas of a distribution strategy); the samples stay the same."""
+    draw = draw or compiled_draw(G)
     rng = np.random.RandomState(seed)
     labels = labels or random_labels(G.label_size)
     feats = []
@@ -95,7 +100,7 @@ def generated_features(G, net, num, batch_size=16, seed=0, labels=None, progress
         b = min(batch_size, num - start)
         z = rng.randn(batch_size, G.z_dim).astype(np.float32)  # full batches: one trace
         images = ops.convert_to_numpy(draw(z, labels(rng, batch_size),
-                                           _noise(G, rng, batch_size)))[:b]
+                                           noise_maps(G, rng, batch_size)))[:b]
         feats.append(np.asarray(ops.convert_to_numpy(net(rgb(images))), np.float32))
         if progress:
             progress.update(b)
@@ -137,8 +142,8 @@ def real_features(real_batches, num, net, key=None, cache_dir=None, progress=Non
 
 
 def feature_metric(spec, gen_feats, real_feats, seed=0):
-    """{result name: value} of a fid / kid / pr spec on the two feature sets."""
-    if spec.kind == "fid":
+    """{result name: value} of a fid / kid / pr / fd_shapes spec on the two feature sets."""
+    if spec.kind in ("fid", "fd_shapes"):
         mu_g, sig_g = distances.feature_statistics(gen_feats)
         mu_r, sig_r = distances.feature_statistics(real_feats)
         return {spec.name: distances.frechet_distance(mu_g, sig_g, mu_r, sig_r)}
@@ -182,7 +187,7 @@ def ppl_endpoints(G, spec, rng, n, labels, epsilon=1e-4):
 def ppl_images(G, ws, rng, crop):
     """Images of ws [2n, ...] with the same random noise for both ends of a pair,
     NVIDIA's face crop (optional) and box downsampling to at most 256."""
-    noise = [np.tile(m, (2, 1, 1, 1)) for m in _noise(G, rng, len(ws) // 2)]
+    noise = [np.tile(m, (2, 1, 1, 1)) for m in noise_maps(G, rng, len(ws) // 2)]
     img = ops.convert_to_numpy(G.synthesis(ws, noise=noise, noise_mode="const"))
     if crop:
         c = img.shape[1] // 8
