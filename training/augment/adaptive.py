@@ -44,10 +44,11 @@ def accumulate(p, acc, signs, num_steps, interval, target, ada_kimg, adapt):
         num_steps: the step counter after this step; adapt: update p ('ada').
 
     Returns:
-        (p, acc, r_t, due): at the end of an interval (`num_steps % interval
-        == 0`) r_t is the interval's mean sign, p is updated (if `adapt`) and
-        the accumulator restarts; otherwise p is unchanged and r_t is None-like
-        (`due` is 0.0 and the caller keeps its last r_t).
+        (p, acc, r_t, due): `due` is 1.0 at the end of an interval
+        (`num_steps % interval == 0`): r_t is then the interval's mean sign, p
+        is updated (if `adapt`) and the accumulator restarts. Otherwise `due`
+        is 0.0, p and the accumulated signs carry over, and r_t is the running
+        mean so far (the caller keeps its last r_t).
     """
     acc = acc + signs
     due = tf.cast(tf.equal(tf.math.floormod(num_steps, interval), 0), tf.float32)
