@@ -14,7 +14,7 @@ Modes (config key `aug`, option `--aug`):
 
 Example:
 
->>> float(update_p(0.0, r_t=0.9, num_images=64, target=0.6, ada_kimg=500))
+>>> round(float(update_p(0.0, r_t=0.9, num_images=64, target=0.6, ada_kimg=500)), 9)
 0.000128
 >>> float(update_p(0.0, r_t=0.1, num_images=64, target=0.6, ada_kimg=500))
 0.0
