@@ -2,8 +2,8 @@
 
 Evaluates every `network-snapshot-*.keras` of the given run directories with
 `demo_shapes.Judge` (a shape classifier's 64 features as the feature space):
-the Fréchet distance to 1000 images of the training set (built-in seed 0,
-the first 1000 images: for `builtin:1000` the whole training set) and to
+the Fréchet distance to the first `--train-images` (1000) images of the
+training set (built-in seed 0: for `builtin:1000` the whole set) and to
 1000 held-out images of the same distribution (seed 2), plus the
 TensorBoard values of `Progress/augment` (p) and `Loss/signs/real` (r_t) at
 the snapshot. Prints one markdown table per run.
@@ -71,10 +71,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="training run directories")
     parser.add_argument("--resolution", type=int, default=16)
+    parser.add_argument("--train-images", type=int, default=1000,
+                        help="the training images to compare with: the first N of the set")
     args = parser.parse_args(argv)
     judge = Judge(args.resolution)
     print(f"Judge: held-out real accuracy {judge.real_accuracy:.3f}")
+    judge.num_images = args.train_images
     train_features = judge.real_features(seed=0)
+    judge.num_images = 1000  # fakes and held-out reals
     held_out_features = judge.real_features(seed=HELD_OUT_SEED)
     for run_dir in args.runs:
         print(f"\n{run_dir}\n")
