@@ -156,6 +156,15 @@ def test_config_errors_name_the_option(key, value, words):
         adaptive.check_config(cfg)
 
 
+def test_geometric_ops_refuse_xla():
+    cfg = dict(aug="ada", aug_p=0.0, augpipe="bgc", ada_target=0.6, ada_kimg=500,
+               ada_interval=4, jit_compile=True)
+    with pytest.raises(ConfigError, match="jit_compile"):
+        adaptive.check_config(cfg)
+    adaptive.check_config(dict(cfg, augpipe="color"))
+    adaptive.check_config(dict(cfg, aug="noaug"))
+
+
 def test_colour_ops_refuse_other_channel_counts():
     AugmentPipe.preset("bgc").check_channels(1)
     AugmentPipe.preset("blit").check_channels(4)

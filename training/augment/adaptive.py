@@ -23,7 +23,8 @@ Example:
 import tensorflow as tf
 
 from keras_stylegan.errors import ConfigError
-from keras_stylegan.training.augment.pipeline import check_preset
+from keras_stylegan.training.augment import geometric
+from keras_stylegan.training.augment.pipeline import PRESETS, check_preset
 
 MODES = ("noaug", "fixed", "ada")
 
@@ -64,6 +65,12 @@ def check_config(cfg):
         raise ConfigError(f"aug (--aug) must be one of {', '.join(MODES)}; received "
                           f"{cfg['aug']!r}.")
     check_preset(cfg["augpipe"])
+    if cfg.get("jit_compile") and cfg["aug"] != "noaug" and set(PRESETS[cfg["augpipe"]]) & set(
+            geometric.OPS):
+        raise ConfigError("The geometric augmentations (--augpipe with blit or geom ops) pad "
+                          "each batch by an amount that depends on its transforms, which XLA "
+                          "cannot compile: set jit_compile false, or use --augpipe color, "
+                          "filter, noise or cutout.")
     if not 0 <= cfg["aug_p"] <= 1:
         raise ConfigError(f"aug_p (--p) must be between 0 and 1; received {cfg['aug_p']!r}.")
     if not 0 < cfg["ada_target"] < 1:
