@@ -4,6 +4,8 @@ checkpoint, an exact resume, and the option errors."""
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -91,6 +93,25 @@ def test_resume_continues_with_the_same_p(finished, tmp_path):
     b = checkpoint_tensors(tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")))
     for k in sorted(set(a) - {"save_counter/.ATTRIBUTES/VARIABLE_VALUE"}):
         np.testing.assert_allclose(a[k], b[k], rtol=1e-6, atol=1e-7, err_msg=k)
+
+
+def test_two_replicas_accumulate_the_global_batch(tmp_path):
+    """Under MirroredStrategy (2 CPU replicas) the signs are summed over the
+    replicas: 2 steps leave 16 reals in the accumulator (8 per replica), and p
+    follows the rule from the logged r_t."""
+    run_dir = str(tmp_path / "mirrored")
+    args = [a if a != "0.128" else "0.048" for a in ARGS] + ["--cpu-replicas", "2"]
+    # Own process: the CPU is split into 2 devices before TensorFlow starts.
+    out = subprocess.run([sys.executable, "-m", "keras_stylegan.cli", "train", *args,
+                          "--outdir", run_dir], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    cfg = json.load(open(os.path.join(run_dir, "config.json")))
+    assert cfg["num_replicas"] == 2
+    saved = checkpoint_tensors(tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")))
+    assert saved["aug_signs/.ATTRIBUTES/VARIABLE_VALUE"][1] == 16
+    p, r_t = scalars(run_dir, "Progress/augment"), scalars(run_dir, "Loss/signs/real")
+    expected = max(0.5 + np.sign(r_t[32] - 0.5) * 32 / 100, 0.0)
+    assert p[24] == 0.5 and p[32] == pytest.approx(expected, abs=1e-6) == p[48]
 
 
 @pytest.mark.parametrize("extra,message", [
