@@ -11,9 +11,7 @@ from keras_stylegan.training import gan as gan_lib
 from keras_stylegan.training.gan import StyleGAN
 from keras_stylegan.training.schedule import Schedule
 
-# About 1-2 minutes on 2 CPU cores (three compiled steps): `make test` runs it.
-pytestmark = pytest.mark.slow
-
+# About 35 s on 2 idle CPU cores (three compiled steps).
 BATCH, RES = 8, 16
 D_SEES = {gan_lib._AUG_REAL, gan_lib._AUG_FAKE_D, gan_lib._AUG_FAKE_G, gan_lib._AUG_R1}
 
