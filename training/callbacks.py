@@ -114,7 +114,8 @@ class ProgressLogger(keras.callbacks.Callback):
             f"tick {tick:<4d} kimg {kimg:<8.2f} lod {log_value(logs, 'lod'):<5.2f} "
             f"res {res:<4} time {format_time(now - self.start_time):<9} "
             f"s/kimg {self.sec_per_kimg:<7.2f} ETA {format_time(eta):<9} "
-            f"G {log_value(logs, 'G_loss'):.3f} D {log_value(logs, 'D_loss'):.3f}")
+            f"G {log_value(logs, 'G_loss'):.3f} D {log_value(logs, 'D_loss'):.3f}"
+            + (f" augment {log_value(logs, 'aug_p'):.3f}" if logs and "aug_p" in logs else ""))
         self.tick_time, self.tick_kimg = now, kimg
 
 
@@ -126,6 +127,7 @@ SCALAR_TAGS = {
     "lod": "Progress/lod", "kimg": "Progress/kimg",
     "G_lrate": "LearningRate/G", "D_lrate": "LearningRate/D",
     "G_loss_scale": "LossScale/G", "D_loss_scale": "LossScale/D",
+    "aug_p": "Progress/augment", "signs_real": "Loss/signs/real",
 }
 
 

@@ -80,6 +80,13 @@ DEFAULTS = dict(
     pl_weight=0.0,
     pl_decay=0.01,
     pl_batch_shrink=2,
+    # Adaptive discriminator augmentation (StyleGAN2-ADA; training.augment).
+    aug="noaug",                 # 'noaug', 'fixed' (p = aug_p) or 'ada'
+    aug_p=0.0,                   # fixed p, or ADA's initial p
+    augpipe="bgc",               # pipeline preset: blit, geom, color, ..., bgcfnc
+    ada_target=0.6,              # ADA's target for r_t = E[sign(D(reals))]
+    ada_kimg=500.0,              # ADA's speed: p changes by at most 1 per ada_kimg
+    ada_interval=4,              # steps between updates of p
     # Execution.
     seed=0,
     mixed_precision=False,
@@ -190,6 +197,7 @@ KEY_TYPES = dict(resolution=int, use_labels=(bool, str), max_images=int,
                  lod_initial_resolution=int, minibatch_base=int, D_reg_interval=int,
                  G_reg_interval=int, pl_batch_shrink=int, seed=int, steps_per_execution=int,
                  log_steps=int, keep_checkpoints=int, grid_scale=int, grid_seed=int,
+                 ada_interval=int,
                           builtin_fixed=dict, minibatch_by_replicas=str, ema_rampup=float,
                           tick_kimg=float, checkpoint_kimg=float, init=str, freezed=int)
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number",
@@ -303,6 +311,8 @@ def resolve(cfg, resolution, num_channels, label_size, num_replicas):
     check_loss(cfg["loss"])
     from keras_stylegan.training.freeze_d import check_count
     check_count(cfg["freezed"], cfg["resolution"])
+    from keras_stylegan.training.augment.adaptive import check_config
+    check_config(cfg)
     if not (isinstance(cfg["grid_size"], (list, tuple)) and len(cfg["grid_size"]) == 2):
         raise ConfigError(f"grid_size must be [columns, rows]; received {cfg['grid_size']!r}.")
     return cfg

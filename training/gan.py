@@ -46,6 +46,8 @@ import numpy as np
 import tensorflow as tf
 from keras_stylegan.errors import ConfigError
 from keras_stylegan.training import losses, rules
+from keras_stylegan.training.augment import adaptive
+from keras_stylegan.training.augment.pipeline import AugmentPipe
 from keras_stylegan.training.schedule import min_lod_for_resolution
 
 from keras_stylegan.ops import basic as sgops
@@ -54,6 +56,8 @@ from keras_stylegan.ops import basic as sgops
 _Z_D, _Z2_D, _MIX_D, _Z_G, _Z2_G, _MIX_G, _WGAN_ALPHA = 1, 2, 3, 4, 5, 6, 7
 _Z_PL, _Z2_PL, _MIX_PL, _PL_NOISE = 8, 9, 10, 11
 _NOISE_D, _NOISE_G, _NOISE_PL = 1000, 2000, 3000
+# Augmentation of each set of images D sees (ADA).
+_AUG_REAL, _AUG_FAKE_D, _AUG_FAKE_G, _AUG_R1, _AUG_MIX = 5001, 5002, 5003, 5004, 5005
 
 Phases = collections.namedtuple("Phases", "d_reg g_reg")
 Phases.__doc__ = "The lazy regularization phases one step runs (bools)."
@@ -94,6 +98,14 @@ class StyleGAN(keras.Model):
         pl_decay: decay of the running mean of path lengths (0.01).
         pl_batch_shrink: the path-length batch is the minibatch divided by this (2).
         seed: seed of every random draw in the step.
+        aug: 'noaug', 'fixed' or 'ada' (StyleGAN2-ADA's adaptive discriminator
+            augmentation: every image D sees, reals and fakes, in every phase,
+            goes through the `augpipe` pipeline with the step's p).
+        aug_p: the fixed p, or ADA's initial p.
+        augpipe: an `AugmentPipe` preset name ('bgc').
+        ada_target, ada_kimg, ada_interval: ADA's target for r_t =
+            E[sign(D(reals))], speed (p changes by at most 1 per ada_kimg) and
+            update interval in steps (see `training.augment.adaptive`).
 
     Call `compile(G_optimizer, D_optimizer)` (it builds both optimizers) and
     `set_resolution(res)` before each `fit` at a new training resolution.
@@ -105,7 +117,9 @@ class StyleGAN(keras.Model):
     def __init__(self, G, D, Gs, schedule, loss="r1", r1_gamma=10.0, wgan_lambda=10.0,
                  wgan_epsilon=0.001, wgan_target=1.0, style_mixing_prob=0.9,
                  G_smoothing_kimg=10.0, ema_rampup=None, D_reg_interval=1, G_reg_interval=1,
-                 pl_weight=0.0, pl_decay=0.01, pl_batch_shrink=2, seed=0, **kwargs):
+                 pl_weight=0.0, pl_decay=0.01, pl_batch_shrink=2, seed=0, aug="noaug",
+                 aug_p=0.0, augpipe="bgc", ada_target=0.6, ada_kimg=500.0, ada_interval=4,
+                 **kwargs):
         kwargs.setdefault("name", "stylegan")
         super().__init__(**kwargs)
         self.G, self.D, self.Gs = G, D, Gs
@@ -132,6 +146,7 @@ class StyleGAN(keras.Model):
         # Last values of the regularizers (logged at every step, computed lazily).
         self.last_reg = self.add_weight(name="last_reg", shape=(2,), initializer="zeros",
                                         trainable=False)
+        self._set_augment(aug, aug_p, augpipe, ada_target, ada_kimg, ada_interval)
         self.resolution = None
         self.G_opt = self.D_opt = None
         self._lrates = None
@@ -151,6 +166,22 @@ class StyleGAN(keras.Model):
             raise ConfigError("Lazy regularization (D_reg_interval > 1) needs loss 'r1'.")
         self.d_lazy = rules.is_lazy(self.D_reg_interval, self.r1_gamma)
         self.g_lazy = rules.is_lazy(self.G_reg_interval, self.pl_weight)
+
+    def _set_augment(self, aug, aug_p, augpipe, ada_target, ada_kimg, ada_interval):
+        """ADA state: p, the sign accumulator [sum, count] and the last r_t."""
+        adaptive.check_config(dict(aug=aug, aug_p=aug_p, augpipe=augpipe, ada_target=ada_target,
+                                   ada_kimg=ada_kimg, ada_interval=ada_interval))
+        self.aug, self.ada_target = aug, float(ada_target)
+        self.ada_kimg, self.ada_interval = float(ada_kimg), int(ada_interval)
+        self.augment_pipe = None if aug == "noaug" else AugmentPipe.preset(augpipe)
+        if self.augment_pipe is not None:
+            self.augment_pipe.check_channels(self.D.num_channels)
+        self.aug_p = self.add_weight(name="aug_p", shape=(), trainable=False,
+                                     initializer=keras.initializers.Constant(float(aug_p)))
+        self.aug_signs = self.add_weight(name="aug_signs", shape=(2,), initializer="zeros",
+                                         trainable=False)
+        self.aug_rt = self.add_weight(name="aug_rt", shape=(), initializer="zeros",
+                                      trainable=False)
 
     @property
     def lazy_ratios(self):
@@ -287,7 +318,19 @@ class StyleGAN(keras.Model):
     def _progressive_kwargs(self, lod):
         return dict(lod=lod, resolution=self.resolution) if self.D.progressive else {}
 
-    def _disc(self, images, labels, lod):
+    def _augment(self, images, s, purpose):
+        """`images` through the ADA pipeline at the step's p (own random stream)."""
+        if self.augment_pipe is None or s is None:
+            return images
+        key = tf.random.experimental.stateless_fold_in(s["key"], purpose)
+        draw = lambda k, tail=(), uniform=False: self._draw(  # noqa: E731
+            key, k, tail, s["rep"], uniform)
+        return self.augment_pipe(tf.cast(images, tf.float32), s["aug_p"], draw)
+
+    def _disc(self, images, labels, lod, s=None, aug=None):
+        """D(images) in float32; with `s` and an `aug` purpose the images are
+        augmented first (ADA)."""
+        images = self._augment(images, s, aug)
         return tf.cast(self.D(images, labels=labels, **self._progressive_kwargs(lod)),
                        tf.float32)
 
@@ -315,11 +358,12 @@ class StyleGAN(keras.Model):
         images = self._synthesize(ws, key, purposes[3], lod, rep)
         return images, tf.reduce_sum(tf.cast(ws[:, 0], tf.float32), axis=0)
 
-    def _input_grads(self, images, labels, lod):
-        """D(images) and d sum(D(images)) / d images, loss scaling undone."""
+    def _input_grads(self, images, labels, lod, s=None, aug=None):
+        """D(images) and d sum(D(images)) / d images (through the augmentation,
+        if any), loss scaling undone."""
         with tf.GradientTape() as tape:
             tape.watch(images)
-            scores = self._disc(images, labels, lod)
+            scores = self._disc(images, labels, lod, s, aug)
             total = self._scale(self.D_opt, tf.reduce_sum(scores))
         grads = tape.gradient(total, images)
         return scores, self._unscale(self.D_opt, grads)
@@ -367,27 +411,30 @@ class StyleGAN(keras.Model):
         fakes = tf.stop_gradient(fakes)
 
         def loss_fn():
-            fake_scores = self._disc(fakes, labels, lod)
+            fake_scores = self._disc(fakes, labels, lod, s, _AUG_FAKE_D)
             if self.loss_name == "wgan-gp":
-                real_scores = self._disc(reals, labels, lod)
+                real_scores = self._disc(reals, labels, lod, s, _AUG_REAL)
                 alpha = self._draw(s["key"], _WGAN_ALPHA, (1, 1, 1), rep, uniform=True)
-                _, mixed_grads = self._input_grads(reals + (fakes - reals) * alpha, labels, lod)
+                _, mixed_grads = self._input_grads(reals + (fakes - reals) * alpha, labels, lod,
+                                                   s, _AUG_MIX)
                 per, penalty = losses.d_wgan_gp(real_scores, fake_scores, mixed_grads,
                                                 self.wgan_lambda, self.wgan_epsilon,
                                                 self.wgan_target)
             elif self.r1_gamma and not self.d_lazy:
-                real_scores, real_grads = self._input_grads(reals, labels, lod)
+                real_scores, real_grads = self._input_grads(reals, labels, lod, s, _AUG_REAL)
                 per, penalty = losses.d_logistic_r1(real_scores, fake_scores, real_grads,
                                                     self.r1_gamma)
             else:
-                real_scores = self._disc(reals, labels, lod)
+                real_scores = self._disc(reals, labels, lod, s, _AUG_REAL)
                 per, penalty = losses.d_logistic_r1(real_scores, fake_scores)
             return tf.reduce_sum(per) / global_n, penalty, real_scores, fake_scores
 
         d_loss, penalty, real_scores, fake_scores = self._minimize(
             self.D_opt, self.D.trainable_variables, loss_fn)
         s.update(D_loss=d_loss, real_score=tf.reduce_sum(real_scores) / global_n,
-                 fake_score=tf.reduce_sum(fake_scores) / global_n)
+                 fake_score=tf.reduce_sum(fake_scores) / global_n,
+                 real_signs=tf.stack([tf.reduce_sum(tf.sign(real_scores)),
+                                      tf.cast(tf.size(real_scores), tf.float32)]))
         if not self.d_lazy:
             s["penalty"] = tf.reduce_sum(penalty) / global_n
 
@@ -396,7 +443,7 @@ class StyleGAN(keras.Model):
         weight = self.r1_gamma * 0.5 * self.D_reg_interval
 
         def loss_fn():
-            _, grads = self._input_grads(reals, labels, s["lod"])
+            _, grads = self._input_grads(reals, labels, s["lod"], s, _AUG_R1)
             penalty = losses.r1_penalty(grads)
             return tf.reduce_sum(penalty) * weight / s["global_n"], penalty
 
@@ -408,7 +455,7 @@ class StyleGAN(keras.Model):
         def loss_fn():
             fakes, wsum = self._generate(s["key"], (_Z_G, _Z2_G, _MIX_G, _NOISE_G),
                                          labels, s["lod"], s["rep"])
-            scores = self._disc(fakes, labels, s["lod"])
+            scores = self._disc(fakes, labels, s["lod"], s, _AUG_FAKE_G)
             per = (losses.g_logistic_nonsaturating(scores) if self.loss_name == "r1"
                    else losses.g_wgan(scores))
             loss = tf.reduce_sum(per) / s["global_n"]
@@ -467,6 +514,7 @@ class StyleGAN(keras.Model):
         min_lod = min_lod_for_resolution(self.G.resolution, self.resolution)
         lod = tf.maximum(self.schedule.lod_tensor(nimg), min_lod)
         s = dict(rep=rep, lod=lod, global_n=tf.cast(rep["global_n"], tf.float32),
+                 aug_p=tf.convert_to_tensor(self.aug_p),
                  key=tf.random.experimental.stateless_fold_in(
                      tf.constant([self.seed, 0], tf.int64), nimg))
         reals = self._process_reals(reals, lod)
@@ -492,12 +540,13 @@ class StyleGAN(keras.Model):
         stats = tf.stack([s["D_loss"], s["G_loss"], s["real_score"], s["fake_score"],
                           s.get("penalty", zero), s.get("pl_penalty", zero)])
         wsums = tf.stack([s["wsum_d"], s["wsum_g"]]) / s["global_n"]
-        stats, wmeans = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [stats, wsums])
+        stats, wmeans, signs = ctx.all_reduce(tf.distribute.ReduceOp.SUM,
+                                              [stats, wsums, s["real_signs"]])
         new_nimg = nimg + tf.cast(s["rep"]["global_n"], tf.int64)
         pl_mean = s.get("pl_mean", tf.convert_to_tensor(self.pl_mean))
         ctx.merge_call(self._update_state, args=(
             wmeans, new_nimg, s["lod"], self._ema_beta(nimg, s["global_n"]), pl_mean,
-            stats[4:], has_reg))
+            stats[4:], has_reg, signs))
         return self._logs(stats, s["lod"], new_nimg, has_reg)
 
     def _logs(self, stats, lod, new_nimg, has_reg):
@@ -511,6 +560,9 @@ class StyleGAN(keras.Model):
             logs["R1"] = last_reg[0]
         if self.pl_weight:
             logs.update(PL=last_reg[1], pl_mean=self.pl_mean)
+        logs["signs_real"] = self.aug_rt
+        if self.aug != "noaug":
+            logs["aug_p"] = self.aug_p
         if hasattr(self.G_opt, "inner_optimizer"):
             logs["G_loss_scale"] = self.G_opt.dynamic_scale
             logs["D_loss_scale"] = self.D_opt.dynamic_scale
@@ -525,7 +577,8 @@ class StyleGAN(keras.Model):
             ema_nimg = tf.minimum(ema_nimg, tf.cast(nimg, tf.float32) * self.ema_rampup)
         return 0.5 ** (global_n / tf.maximum(ema_nimg, 1e-8))
 
-    def _update_state(self, strategy, wmeans, new_nimg, lod, beta, pl_mean, reg, has_reg):
+    def _update_state(self, strategy, wmeans, new_nimg, lod, beta, pl_mean, reg, has_reg,
+                      signs):
         """Cross-replica: every replica holds the same values; take the first."""
         local = lambda x: strategy.experimental_local_results(x)[0]  # noqa: E731
         wmeans = local(wmeans)
@@ -541,7 +594,19 @@ class StyleGAN(keras.Model):
         for var in self._lod_variables():
             var.assign(lod)
         self.cur_nimg.assign(local(new_nimg))
+        self._update_augment(local(signs), tf.convert_to_tensor(self.num_steps) + 1)
         self.num_steps.assign_add(1)
         self.pl_mean.assign(local(pl_mean))
         has_reg = local(has_reg)
         self.last_reg.assign(has_reg * local(reg) + (1.0 - has_reg) * self.last_reg)
+
+    def _update_augment(self, signs, num_steps):
+        """Accumulates this step's signs of D(reals); every `ada_interval` steps
+        sets r_t and (ADA) adjusts p (`training.augment.adaptive.accumulate`)."""
+        p, acc, r_t, due = adaptive.accumulate(
+            tf.convert_to_tensor(self.aug_p), tf.convert_to_tensor(self.aug_signs), signs,
+            num_steps, self.ada_interval, self.ada_target, self.ada_kimg,
+            adapt=self.aug == "ada")
+        self.aug_p.assign(p)
+        self.aug_signs.assign(acc)
+        self.aug_rt.assign(due * r_t + (1.0 - due) * self.aug_rt)

@@ -68,7 +68,8 @@ def _gan_kwargs(cfg):
     """StyleGAN model arguments of a resolved config."""
     keys = ("loss", "r1_gamma", "wgan_lambda", "wgan_epsilon", "wgan_target",
             "style_mixing_prob", "G_smoothing_kimg", "ema_rampup", "D_reg_interval",
-            "G_reg_interval", "pl_weight", "pl_decay", "pl_batch_shrink", "seed")
+            "G_reg_interval", "pl_weight", "pl_decay", "pl_batch_shrink", "seed",
+            "aug", "aug_p", "augpipe", "ada_target", "ada_kimg", "ada_interval")
     return {k: cfg[k] for k in keys}
 
 
@@ -369,14 +370,15 @@ def make_checkpoint(gan, key=None):
     """The `tf.train.Checkpoint` of a run: every weight of G, D and Gs by path
     (Keras 3 models do not expose the weights of layers held in lists to
     `tf.train.Checkpoint`), both optimizers with all their variables, the image
-    counter, the step counter (which picks the lazy regularization phases), lod
-    and the path-length state."""
+    counter, the step counter (which picks the lazy regularization phases), lod,
+    the path-length state and ADA's p, sign accumulator and last r_t."""
     import tensorflow as tf
     return tf.train.Checkpoint(
         G=_variables_by_path(gan.G, key), D=_variables_by_path(gan.D, key),
         Gs=_variables_by_path(gan.Gs, key),
         G_opt=gan.G_opt, D_opt=gan.D_opt, cur_nimg=gan.cur_nimg, lod=gan.lod,
-        num_steps=gan.num_steps, pl_mean=gan.pl_mean, last_reg=gan.last_reg)
+        num_steps=gan.num_steps, pl_mean=gan.pl_mean, last_reg=gan.last_reg,
+        aug_p=gan.aug_p, aug_signs=gan.aug_signs, aug_rt=gan.aug_rt)
 
 
 def checkpoint_number(path):

@@ -15,6 +15,7 @@ Examples:
   keras-stylegan train --data photos.zip --config stylegan2-256 --outdir runs/sg2 --gpus 4
   keras-stylegan train --data photos.zip --init ffhq.pkl --freezed 2 --outdir runs/ft
   keras-stylegan train --data builtin --config cpu-demo --outdir runs/m --metrics fd_shapes10k_full,ls10k
+  keras-stylegan train --data photos.zip --config stylegan2-256 --outdir runs/x --aug ada
   tensorboard --logdir runs/demo/logs
 """
 
@@ -83,6 +84,18 @@ def add_arguments(p):
     g.add_argument("--lrate", type=float, default=None,
                    help="learning rate of G and D at every resolution")
 
+    g = p.add_argument_group("augmentation (StyleGAN2-ADA)")
+    g.add_argument("--aug", default=None, choices=("ada", "fixed", "noaug"),
+                   help="augment every image D sees: 'ada' adapts p to keep D from "
+                        "overfitting, 'fixed' uses --p, 'noaug' none (default)")
+    g.add_argument("--p", type=float, default=None, metavar="P",
+                   help="augmentation probability for --aug fixed (ADA's initial p with --aug ada)")
+    g.add_argument("--target", type=float, default=None, metavar="R",
+                   help="ADA's target for r_t = E[sign(D(reals))] (default 0.6)")
+    g.add_argument("--augpipe", default=None, metavar="NAME",
+                   help="augmentation pipeline: blit, geom, color, filter, noise, cutout, bg, "
+                        "bgc (default), bgcf, bgcfn, bgcfnc")
+
     g = p.add_argument_group("devices and precision")
     g.add_argument("--gpus", type=int, default=None,
                    help="number of GPUs (default: all visible; 0 = CPU)")
@@ -137,6 +150,7 @@ def build_config(args, net=None):
                              (args.deterministic, "deterministic", True)):
         if flag:
             overrides[key] = value
+    overrides.update(_augment_overrides(args))
     if args.batch is not None:
         overrides.update(minibatch_base=args.batch, minibatch_dict={}, minibatch_by_replicas=None)
     if args.lrate is not None:
@@ -149,6 +163,23 @@ def build_config(args, net=None):
         return cfg
     from keras_stylegan.training import pretrained
     return pretrained.configure(cfg, net, keep=overrides)
+
+
+def _augment_overrides(args):
+    """Config keys of --aug/--p/--target/--augpipe; their combinations are checked
+    here (the values by `training.configs.resolve`)."""
+    from keras_stylegan.errors import ConfigError
+    aug = args.aug or dict(args.overrides).get("aug")
+    if args.aug == "fixed" and args.p is None:
+        raise ConfigError("--aug fixed needs --p (the augmentation probability, e.g. --p 0.2).")
+    if args.target is not None and aug != "ada":
+        raise ConfigError("--target is ADA's target: use it with --aug ada.")
+    if args.p is not None and aug not in ("ada", "fixed"):
+        raise ConfigError("--p needs --aug fixed (or --aug ada, as the initial p).")
+    if args.augpipe is not None and aug in (None, "noaug"):
+        raise ConfigError("--augpipe needs --aug ada or --aug fixed.")
+    out = dict(aug=args.aug, aug_p=args.p, ada_target=args.target, augpipe=args.augpipe)
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def run(args):

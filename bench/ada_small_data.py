@@ -1,0 +1,90 @@
+"""ADA on small data: Fréchet distance over kimg, p and r_t of `cpu-demo` runs.
+
+Evaluates every `network-snapshot-*.keras` of the given run directories with
+`demo_shapes.Judge` (a shape classifier's 64 features as the feature space):
+the Fréchet distance to the first `--train-images` (1000) images of the
+training set (built-in seed 0: for `builtin:1000` the whole set) and to
+1000 held-out images of the same distribution (seed 2), plus the
+TensorBoard values of `Progress/augment` (p) and `Loss/signs/real` (r_t) at
+the snapshot. Prints one markdown table per run.
+
+Usage (the runs of docs/RESULTS.md, ADA section):
+
+    .venv/bin/python bench/ada_small_data.py runs/ada-bench/b1000-noaug runs/ada-bench/b1000-ada ...
+"""
+
+import argparse
+import glob
+import os
+import re
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from demo_shapes import Judge  # noqa: E402  (bench/demo_shapes.py)
+from tables import Column, markdown  # noqa: E402  (bench/tables.py)
+from keras_stylegan.loading import load_generator  # noqa: E402
+
+HELD_OUT_SEED = 2
+
+
+def scalars(run_dir, tag):
+    """{nimg: value} of a TensorBoard scalar of the run (empty if never logged)."""
+    import tensorflow as tf
+    from tensorboard.backend.event_processing import event_accumulator
+    acc = event_accumulator.EventAccumulator(os.path.join(run_dir, "logs"), size_guidance={
+        event_accumulator.TENSORS: 0})
+    acc.Reload()
+    if tag not in acc.Tags()["tensors"]:
+        return {}
+    return {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in acc.Tensors(tag)}
+
+
+def at(series, nimg):
+    """The last value logged at or before `nimg` (None if none)."""
+    steps = [s for s in series if s <= nimg]
+    return series[max(steps)] if steps else None
+
+
+def evaluate(run_dir, judge, train_features, held_out_features):
+    p, r_t = scalars(run_dir, "Progress/augment"), scalars(run_dir, "Loss/signs/real")
+    rows = []
+    for path in sorted(glob.glob(os.path.join(run_dir, "network-snapshot-*.keras"))):
+        kimg = int(re.search(r"(\d+)\.keras$", path).group(1))
+        G = load_generator(path)
+        rows.append(dict(kimg=kimg, fd_train=judge.frechet_distance(G, train_features),
+                         fd_held=judge.frechet_distance(G, held_out_features),
+                         p=at(p, kimg * 1000), r_t=at(r_t, kimg * 1000)))
+    return rows
+
+
+COLUMNS = [Column("kimg", "kimg", "d", True),
+           Column("FD to training images", "fd_train", ".2f", True),
+           Column("FD to held-out images", "fd_held", ".2f", True),
+           Column("p", "p", ".3f", True), Column("r_t", "r_t", ".3f", True)]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="training run directories")
+    parser.add_argument("--resolution", type=int, default=16)
+    parser.add_argument("--train-images", type=int, default=1000,
+                        help="the training images to compare with: the first N of the set")
+    args = parser.parse_args(argv)
+    judge = Judge(args.resolution)
+    print(f"Judge: held-out real accuracy {judge.real_accuracy:.3f}")
+    judge.num_images = args.train_images
+    train_features = judge.real_features(seed=0)
+    judge.num_images = 1000  # fakes and held-out reals
+    held_out_features = judge.real_features(seed=HELD_OUT_SEED)
+    for run_dir in args.runs:
+        print(f"\n{run_dir}\n")
+        print(markdown(COLUMNS, evaluate(run_dir, judge, train_features, held_out_features)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
