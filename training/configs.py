@@ -277,6 +277,18 @@ def _int_keys(d):
     return {int(k): v for k, v in (d or {}).items()}
 
 
+def with_defaults(cfg):
+    """A copy of `cfg` with every key it lacks at its default: a config stored
+    by an earlier version (before a key existed) means that key's default.
+
+    >>> with_defaults({"family": "stylegan2"})["aug"]
+    'noaug'
+    """
+    out = copy.deepcopy(DEFAULTS)
+    out.update(copy.deepcopy(cfg))
+    return out
+
+
 def resolve(cfg, resolution, num_channels, label_size, num_replicas):
     """Fills in the data- and device-dependent values; returns a new config.
 
@@ -285,9 +297,9 @@ def resolve(cfg, resolution, num_channels, label_size, num_replicas):
     (NVIDIA's entry for the largest GPU count <= it), `tick_kimg` when None,
     and `checkpoint_kimg` when None.
     """
-    cfg = copy.deepcopy(cfg)
+    cfg = with_defaults(cfg)
     for key in DEFAULTS:
-        check_value(key, cfg.get(key, DEFAULTS[key]))
+        check_value(key, cfg[key])
     _check_family(cfg)
     cfg.update(resolution=int(resolution), num_channels=int(num_channels),
                label_size=int(label_size), num_replicas=int(num_replicas))

@@ -97,6 +97,7 @@ def build_networks(cfg, policy):
 def check_resume_config(stored, cfg):
     """Raises ResumeError naming the keys that differ in ways that change the run."""
     new = _jsonable(cfg)
+    stored = {**_jsonable(configs_lib.DEFAULTS), **stored}  # keys added since it was written
     diff = sorted(k for k in set(stored) | set(new)
                   if k not in configs_lib.RESUMABLE_CHANGES and stored.get(k) != new.get(k))
     if diff:
@@ -201,10 +202,8 @@ class Run:
         if os.path.exists(stored_path):
             with open(stored_path, encoding="utf-8") as f:
                 check_resume_config(json.load(f), self.cfg)
-        checkpoint = self.checkpoint
-        if _has_old_keys(latest):
-            checkpoint = make_checkpoint(self.gan, key=renames.old_checkpoint_key)
-        checkpoint.restore(latest).assert_existing_objects_matched()
+        _checkpoint_for(self.gan, self.checkpoint, latest).restore(
+            latest).assert_existing_objects_matched()
         self.resumed_from = latest
         return latest
 
@@ -357,28 +356,41 @@ def _variables_by_path(model, key=None):
     return out
 
 
-def _has_old_keys(prefix):
-    """True for a checkpoint written before the StyleGAN1 renames (`networks.renames`)."""
+def _checkpoint_for(gan, checkpoint, prefix):
+    """`checkpoint`, or for a checkpoint written by 0.1 one that reads it: the
+    StyleGAN1 weights under their old keys (`networks.renames`), without the
+    entries added since (`ADDED_AFTER_0_1`, which keep their initial values)."""
     import tensorflow as tf
-    # Stored names look like 'G/G..synthesis..b8..layer0..conv..kernel/.ATTRIBUTES/...'.
-    keys = [name.split("/")[1].replace("..", ".") for name, _ in tf.train.list_variables(prefix)
-            if name.count("/") >= 2]
-    return any(renames.is_old_checkpoint_key(k) for k in keys)
+    names = [name for name, _ in tf.train.list_variables(prefix)]
+    # Weights are stored as 'G/G..synthesis..b8..layer0..conv..kernel/.ATTRIBUTES/...'.
+    old_keys = any(renames.is_old_checkpoint_key(n.split("/")[1].replace("..", "."))
+                   for n in names if n.count("/") >= 2)
+    missing = [k for k in ADDED_AFTER_0_1 if not any(n.startswith(k + "/") for n in names)]
+    if not old_keys and not missing:
+        return checkpoint
+    return make_checkpoint(gan, key=renames.old_checkpoint_key if old_keys else None,
+                           skip=missing)
 
 
-def make_checkpoint(gan, key=None):
+# Checkpoint entries that 0.1 did not write (ADA's state).
+ADDED_AFTER_0_1 = ("aug_p", "aug_signs", "aug_rt")
+
+
+def make_checkpoint(gan, key=None, skip=()):
     """The `tf.train.Checkpoint` of a run: every weight of G, D and Gs by path
     (Keras 3 models do not expose the weights of layers held in lists to
     `tf.train.Checkpoint`), both optimizers with all their variables, the image
     counter, the step counter (which picks the lazy regularization phases), lod,
-    the path-length state and ADA's p, sign accumulator and last r_t."""
+    the path-length state and ADA's p, sign accumulator and last r_t (`key`,
+    `skip`: see `_checkpoint_for`)."""
     import tensorflow as tf
-    return tf.train.Checkpoint(
+    entries = dict(
         G=_variables_by_path(gan.G, key), D=_variables_by_path(gan.D, key),
         Gs=_variables_by_path(gan.Gs, key),
         G_opt=gan.G_opt, D_opt=gan.D_opt, cur_nimg=gan.cur_nimg, lod=gan.lod,
         num_steps=gan.num_steps, pl_mean=gan.pl_mean, last_reg=gan.last_reg,
         aug_p=gan.aug_p, aug_signs=gan.aug_signs, aug_rt=gan.aug_rt)
+    return tf.train.Checkpoint(**{k: v for k, v in entries.items() if k not in skip})
 
 
 def checkpoint_number(path):
