@@ -2,6 +2,9 @@
 environment): trains a tiny run and saves its final weights.
 
     TF_CONFIG=... python tests/helpers/mw_worker.py OUTDIR WEIGHTS.npz [stylegan1|stylegan2]
+        [METRICS FEATURE_WEIGHTS_DIR]
+
+With METRICS (`train --metrics` names), the run computes them at each snapshot.
 """
 
 import os
@@ -15,13 +18,15 @@ from keras_stylegan.training import configs, loop  # noqa: E402
 from keras_stylegan.training.data import open_dataset  # noqa: E402
 
 
-def main(outdir, weights_path, family="stylegan1"):
-    common = dict(total_kimg=0.064, snap_kimg=0.032, tick_kimg=0.032)
+def main(outdir, weights_path, family="stylegan1", metrics=None, feature_weights=None):
+    common = dict(total_kimg=0.064, snap_kimg=0.032, tick_kimg=0.032,
+                  metrics=metrics.split(",") if metrics else None)
     if family == "stylegan2":  # lazy R1 and path length at steps 0 and 4 of 8
         cfg = configs.get("stylegan2-tiny", D_reg_interval=4, **common)
     else:
         cfg = configs.get("tiny", lod_training_kimg=0.032, lod_transition_kimg=0.032, **common)
-    run = loop.prepare(cfg, outdir, dataset=open_dataset("builtin:64", resolution=16))
+    run = loop.prepare(cfg, outdir, dataset=open_dataset("builtin:64", resolution=16),
+                       metric_options=dict(feature_weights=feature_weights, ppl_crop=False))
     os.makedirs(outdir, exist_ok=True)
     run.build()
     run.restore("auto")
