@@ -28,7 +28,7 @@ test: $(STAMP) browser
 	$(PY) -m pytest -q tests
 
 # The tests not marked slow: a few minutes on 2 cores, for development.
-test-fast: $(STAMP) browser
+test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" tests
 
 # Train on the built-in dataset (CPU, a few minutes), generate a grid from the

@@ -18,7 +18,7 @@ shape() { echo "builtin_fixed={\"shape\": \"$1\", \"x\": 0.5, \"y\": 0.5}"; }
 "$KS" train "${common[@]}" --set "$(shape circle)" --kimg "$SRC_KIMG" --snap "$SRC_KIMG" \
     --outdir "$OUT/circles"
 "$KS" train "${common[@]}" --set "$(shape triangle)" --kimg "$KIMG" --snap 5 \
-    --init "$OUT/circles" --outdir "$OUT/finetuned" &
+    --init "$OUT/circles" --resolution 16 --outdir "$OUT/finetuned" &
 "$KS" train "${common[@]}" --set "$(shape triangle)" --kimg "$KIMG" --snap 5 \
     --outdir "$OUT/scratch" &
 wait

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from keras_stylegan import cli, presets
@@ -26,6 +27,7 @@ print(json.dumps(dict(backend=keras.backend.backend(), results=results)))
 """
 
 
+@pytest.mark.slow  # ~25 s: a JAX subprocess
 def test_train_and_export_need_tensorflow_generate_and_info_run_on_jax(tmp_path, capsys):
     net = str(tmp_path / "G.keras")
     presets.generator("stylegan-tiny-32").save(net)

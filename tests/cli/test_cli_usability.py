@@ -52,6 +52,7 @@ def test_generate_reports_images_done_and_draws_the_same_images(tmp_path, capsys
         assert np.abs(a - b).max() <= 1, name  # batch sizes may differ by 1 LSB
 
 
+@pytest.mark.slow  # ~20 s: a full export
 def test_export_reports_its_steps_before_each(tmp_path, capsys, monkeypatch):
     """The step lines come before the (slow) work they announce."""
     from keras_stylegan.export import savedmodel

@@ -36,6 +36,9 @@ from conftest import REPO
 from helpers.http_client import request as http_request
 from helpers.noisy import noisy_generator
 
+# ~30 s (a browser and an explore subprocess): `make test` runs it, `make test-fast` not.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 START_TIMEOUT = 180  # the explore subprocess: imports, builds and warms up the network

@@ -188,6 +188,7 @@ def png(path):
     return np.asarray(Image.open(path))
 
 
+@pytest.mark.slow  # ~20 s: every kind twice
 def test_every_kind_from_a_keras_file_and_run_dir_reproducibly(tmp_path):
     from keras_stylegan import presets
     G = presets.generator("stylegan2-tiny-32")

@@ -48,6 +48,7 @@ def one_step(gan):
     ("stylegan2", dict(D_reg_interval=4, G_reg_interval=4, pl_weight=2.0), D_SEES),
     ("stylegan1", dict(), D_SEES - {gan_lib._AUG_R1}),  # R1 on the D-main reals
 ])
+@pytest.mark.slow  # ~25 s: both families
 def test_every_image_d_sees_is_augmented_with_one_p(family, kwargs, purposes):
     gan = make_gan(family, aug="fixed", aug_p=0.5, augpipe="bgc", **kwargs)
     calls = spy(gan)
