@@ -19,8 +19,9 @@ from keras_stylegan.training.data import open_dataset  # noqa: E402
 
 
 def main(outdir, weights_path, family="stylegan1", metrics=None, feature_weights=None):
-    common = dict(total_kimg=0.064, snap_kimg=0.032, tick_kimg=0.032,
-                  metrics=metrics.split(",") if metrics else None)
+    common = dict(total_kimg=0.064, snap_kimg=0.032, tick_kimg=0.032)
+    if metrics:
+        common["metrics"] = metrics.split(",")
     if family == "stylegan2":  # lazy R1 and path length at steps 0 and 4 of 8
         cfg = configs.get("stylegan2-tiny", D_reg_interval=4, **common)
     else:
