@@ -388,7 +388,8 @@ class StyleGAN(keras.Model):
             scaled = self._scale(opt, loss)
         grads = tape.gradient(scaled, variables)
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
-        opt.apply([g for g, _ in pairs], [v for _, v in pairs])
+        with tf.name_scope("optimizer"):
+            opt.apply([g for g, _ in pairs], [v for _, v in pairs])
         return out
 
     def _process_reals(self, reals, lod):
@@ -519,15 +520,20 @@ class StyleGAN(keras.Model):
                      tf.constant([self.seed, 0], tf.int64), nimg))
         reals = self._process_reals(reals, lod)
 
+        # The name scopes label the phases in profiles (bench/profile_step.py).
         def d_phases():
-            self._d_main(s, reals, labels)
+            with tf.name_scope("D_main"):
+                self._d_main(s, reals, labels)
             if phases.d_reg:
-                self._d_reg(s, reals, labels)
+                with tf.name_scope("D_reg"):
+                    self._d_reg(s, reals, labels)
 
         def g_phases():
-            self._g_main(s, labels)
+            with tf.name_scope("G_main"):
+                self._g_main(s, labels)
             if phases.g_reg:
-                self._g_reg(s, labels)
+                with tf.name_scope("G_reg"):
+                    self._g_reg(s, labels)
 
         for run in ((g_phases, d_phases) if self.g_first else (d_phases, g_phases)):
             run()
@@ -585,10 +591,11 @@ class StyleGAN(keras.Model):
         self.G.update_w_avg(wmeans[0][None, None, :])
         self.G.update_w_avg(wmeans[1][None, None, :])
         # Gs = lerp(G, Gs, beta), on every device from its own copies.
-        for gs_var, g_var in zip(self.Gs.trainable_variables, self.G.trainable_variables):
-            strategy.extended.update(
-                gs_var.value, lambda v, g, b: v.assign(g + (v - g) * tf.cast(b, v.dtype)),
-                args=(g_var.value, beta), group=False)
+        with tf.name_scope("ema"):
+            for gs_var, g_var in zip(self.Gs.trainable_variables, self.G.trainable_variables):
+                strategy.extended.update(
+                    gs_var.value, lambda v, g, b: v.assign(g + (v - g) * tf.cast(b, v.dtype)),
+                    args=(g_var.value, beta), group=False)
         self.Gs.w_avg.assign(self.G.w_avg)
         lod = local(lod)
         for var in self._lod_variables():

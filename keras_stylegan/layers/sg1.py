@@ -27,21 +27,32 @@ from keras_stylegan.ops import fir
 from keras_stylegan.ops.basic import SQRT2
 
 
+def _shift_sum_matrix(k):
+    """[k+1, k] matrix S with S @ v = the sum of the two one-pixel shifts of v
+    (zero-padded): row i adds v[i - 1] and v[i]."""
+    return np.eye(k + 1, k, dtype="float32") + np.eye(k + 1, k, -1, dtype="float32")
+
+
+def _shift_sum(w, out):
+    """The sum of the four one-pixel shifts of the [k,k,c,d] kernel `w`, laid out
+    as `out` ('ijcd' or 'ijdc'): one [(k+1)^2, k^2] x [k^2, c*d] product (its
+    gradient is one product too, unlike four slices')."""
+    s = _shift_sum_matrix(int(w.shape[0]))
+    return ops.einsum(f"ijab,abcd->{out}", np.einsum("ia,jb->ijab", s, s), w)
+
+
 def fused_up_kernel(w):
     """StyleGAN1's fused upscale kernel: [k,k,in,out] -> [k+1,k+1,out,in].
 
     The sum of the four one-pixel shifts of the kernel, laid out for a
     stride-2 transposed convolution.
     """
-    w = ops.transpose(w, (0, 1, 3, 2))
-    w = ops.pad(w, ((1, 1), (1, 1), (0, 0), (0, 0)))
-    return w[1:, 1:] + w[:-1, 1:] + w[1:, :-1] + w[:-1, :-1]
+    return _shift_sum(w, "ijdc")
 
 
 def fused_down_kernel(w):
     """StyleGAN1's fused downscale kernel: 0.25 * the four shifts, [k+1,k+1,in,out]."""
-    w = ops.pad(w, ((1, 1), (1, 1), (0, 0), (0, 0)))
-    return (w[1:, 1:] + w[:-1, 1:] + w[1:, :-1] + w[:-1, :-1]) * 0.25
+    return _shift_sum(w, "ijcd") * 0.25
 
 
 @register

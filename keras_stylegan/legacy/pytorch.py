@@ -250,7 +250,7 @@ def _synthesis_config(skw, defaults):
     # Memory layout only; fused vs non-fused modconv give the same numbers.
     skw.ignore("fp16_channels_last", "channels_last")
     fused = skw.take("fused_modconv_default", True, choices=(True, False, "inference_only"))
-    config["fused_modconv"] = fused is not False
+    config["fused_modconv"] = "auto" if fused is not False else False  # same numbers
     skw.check_all_used()
     return config
 

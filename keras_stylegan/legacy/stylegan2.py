@@ -95,7 +95,7 @@ def _generator_config(kw, dialect, source):
         architecture=kw.take("architecture", "skip", choices=ARCHS),
         nonlinearity=kw.take("nonlinearity", "lrelu", choices=ACTS),
         resample_kernel=fir.fir_taps(kw.take("resample_kernel", [1, 3, 3, 1])),
-        fused_modconv=kw.take("fused_modconv", not ada, choices=BOOL))
+        fused_modconv=_fused_modconv(kw.take("fused_modconv", not ada, choices=BOOL)))
     mapping_extra = {}
     if dialect == REV:  # G_synthesis_stylegan_revised takes no `architecture`
         kw.ignore("architecture")
@@ -281,3 +281,10 @@ def _discriminator_table(D):
             rows += [(f"Mapping{i}/weight", layer.kernel, identity),
                      (f"Mapping{i}/bias", layer.bias, identity)]
     return rows
+
+
+def _fused_modconv(nvidia_value):
+    """Our setting for NVIDIA's `fused_modconv`: both forms give the same numbers,
+    and NVIDIA's True is a speed choice for GPUs, so True becomes "auto" (the
+    faster form on each device); False stays False."""
+    return "auto" if nvidia_value else False

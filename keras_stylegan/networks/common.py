@@ -68,6 +68,25 @@ def check_family(family):
     return family
 
 
+def on_accelerator():
+    """Whether Keras' backend computes on a GPU or TPU here (for "auto" choices).
+
+    >>> isinstance(on_accelerator(), bool)
+    True
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        return bool(tf.config.list_logical_devices("GPU"))
+    if backend == "jax":
+        import jax
+        return jax.default_backend() != "cpu"
+    if backend == "torch":
+        import torch
+        return bool(torch.cuda.is_available())
+    return False
+
+
 def check_choice(name, value, choices):
     """Raises a ValueError naming `name` unless `value` is in `choices`."""
     if value not in choices:

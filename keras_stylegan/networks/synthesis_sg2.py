@@ -29,7 +29,7 @@ from keras_stylegan.layers.common import ConstantInput, check_noise_mode, regist
 from keras_stylegan.layers.sg1 import LodFadeIn
 from keras_stylegan.layers.sg2 import ModulatedToRGB, ResampleConv2D, StyledConv2D
 from keras_stylegan.networks.common import (
-    check_choice, num_features, own_precision, resolution_log2)
+    check_choice, num_features, on_accelerator, own_precision, resolution_log2)
 from keras_stylegan.ops import basic as sgops
 from keras_stylegan.ops import fir
 
@@ -37,6 +37,23 @@ ARCHITECTURES = ("orig", "skip", "resnet")
 NONLINEARITIES = ("lrelu", "relu")
 FP16 = "mixed_float16"
 
+
+
+FUSED_MODCONV = (True, False, "auto")
+
+
+def check_fused_modconv(value):
+    """`value` if it is True, False or "auto"; a ValueError otherwise."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str) and value == "auto":
+        return value
+    raise ValueError(f"fused_modconv must be one of {FUSED_MODCONV}; received {value!r}.")
+
+
+def resolve_fused_modconv(value):
+    """True/False for `value`; "auto" is True on a GPU/TPU, False on a CPU."""
+    return on_accelerator() if value == "auto" else value
 
 
 def check_num_fp16_res(num_fp16_res):
@@ -153,7 +170,8 @@ class SynthesisNetworkSG2(keras.layers.Layer):
             compute in float16, as StyleGAN2-ADA does; 0 disables.
         conv_clamp: clamp every conv layer's output to [-conv_clamp,
             conv_clamp] (StyleGAN2-ADA uses 256 with float16); None disables.
-        fused_modconv: default of the `call` argument of the same name.
+        fused_modconv: default of the `call` argument of the same name
+            (True, False or "auto": the faster form on this device).
         progressive: StyleGAN2 configs a-d (`G_synthesis_stylegan_revised`):
             architecture 'orig' with a `torgb_lod{n}` at every resolution and
             StyleGAN's progressive-growing fade-ins driven by `lod` (a stored
@@ -171,7 +189,9 @@ class SynthesisNetworkSG2(keras.layers.Layer):
             neighbour; fractions blend two levels. Otherwise None or 0.
         fused_modconv: True runs each modulated conv as one grouped conv with
             per-sample weights (NVIDIA's default); False scales activations
-            instead (no grouped conv: exports to TFLite builtins). Same
+            instead (no grouped conv: exports to TFLite builtins); "auto" is
+            True on a GPU/TPU and False on a CPU, where the non-fused form is
+            1.5x (batch 1) to 3.7x (batch 8) faster (docs/BENCHMARKS.md). Same
             numbers; None uses the constructor's default.
 
     Example:
@@ -188,7 +208,7 @@ class SynthesisNetworkSG2(keras.layers.Layer):
                  fmap_decay=1.0, fmap_min=1, fmap_max=512, fmap_const=None,
                  architecture="skip", nonlinearity="lrelu",
                  resample_kernel=fir.DEFAULT_KERNEL, use_noise=True, num_fp16_res=0,
-                 conv_clamp=None, fused_modconv=True, progressive=False, **kwargs):
+                 conv_clamp=None, fused_modconv="auto", progressive=False, **kwargs):
         super().__init__(**kwargs)
         self.resolution = int(resolution)
         self.resolution_log2 = resolution_log2(resolution)
@@ -204,7 +224,7 @@ class SynthesisNetworkSG2(keras.layers.Layer):
         self.use_noise = bool(use_noise)
         self.num_fp16_res = check_num_fp16_res(num_fp16_res)
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
-        self.fused_modconv = bool(fused_modconv)
+        self.fused_modconv = check_fused_modconv(fused_modconv)
         self.progressive = bool(progressive)  # StyleGAN2 configs a-d grow with `lod`
         if self.progressive and self.architecture != "orig":
             raise ValueError("progressive=True (StyleGAN2 configs a-d) needs architecture "
@@ -296,7 +316,8 @@ class SynthesisNetworkSG2(keras.layers.Layer):
                 f"noise must be a list of {n_noise} tensors [N, H, W, 1] (shapes "
                 f"{self.noise_shapes}) or None; received {len(noise)} entries.")
         noise = list(noise)
-        fused = self.fused_modconv if fused_modconv is None else bool(fused_modconv)
+        fused = resolve_fused_modconv(self.fused_modconv if fused_modconv is None
+                                      else check_fused_modconv(fused_modconv))
         ws = ops.cast(ws, "float32")
         x = img = None
         lod = (self.lod if lod is None else lod) if self.progressive else None

@@ -12,8 +12,9 @@ SQRT2 = float(np.sqrt(2.0))
 
 
 def lrelu(x, alpha=0.2):
-    """Leaky ReLU as NVIDIA writes it: `max(x * alpha, x)`."""
-    return ops.maximum(x * alpha, x)
+    """Leaky ReLU: NVIDIA's `max(x * alpha, x)`, as the backend's fused op (the
+    same values; a cheaper gradient than `maximum`'s select)."""
+    return ops.leaky_relu(x, negative_slope=alpha)
 
 
 ACTIVATIONS = {

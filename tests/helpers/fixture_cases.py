@@ -102,12 +102,13 @@ def run_case(nets, manifest, ref, case):
         out = nets["Gs"].synthesis(inputs[0], noise_mode="const")
     elif net in ("G", "Gs"):
         G, trunc = nets[net], _truncation_kwargs(case, manifest["family"])
-        if kw.get("fused_modconv", True):
+        if manifest["family"] != "stylegan2":
             out = G(inputs[0], labels=_labels(inputs[1]), noise_mode="const", **lod_kw, **trunc)
-        else:
+        else:  # NVIDIA's form of the case, whatever this device's "auto" picks
             ws = G.truncate(G.mapping(inputs[0], labels=_labels(inputs[1])),
                             trunc["truncation_psi"], trunc["truncation_cutoff"])
-            out = G.synthesis(ws, noise_mode="const", fused_modconv=False, **lod_kw)
+            out = G.synthesis(ws, noise_mode="const", fused_modconv=kw.get("fused_modconv", True),
+                              **lod_kw)
         if case["output"].endswith("uint8"):
             out = to_uint8(out)
     elif net == "D":

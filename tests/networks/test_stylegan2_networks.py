@@ -193,8 +193,29 @@ def test_nonfused_synthesis_has_no_grouped_conv_or_stateless_random():
     assert xla_plain == []
     assert not [op for op in ops_plain if op.startswith("StatelessRandom")]
     assert "Conv2DBackpropInput" in ops_plain  # the up-conv is a plain transposed conv
-    _, xla_fused = _graph_ops(lambda ws: G.synthesis(ws, noise_mode="const"), spec)
+    _, xla_fused = _graph_ops(
+        lambda ws: G.synthesis(ws, noise_mode="const", fused_modconv=True), spec)
     assert xla_fused  # the same check sees the grouped conv of the fused form
+
+
+def test_auto_modconv_picks_the_non_fused_form_on_a_cpu():
+    """The default "auto" runs the non-fused form where no GPU is visible (the
+    faster one on CPUs) and the grouped conv on a GPU; both give the same numbers."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("inspects a TensorFlow graph")
+    import tensorflow as tf
+    G = small_generator()
+    assert G.synthesis.fused_modconv == "auto"
+    spec = tf.TensorSpec([None, G.num_ws, 8], tf.float32)
+    _, xla_auto = _graph_ops(lambda ws: G.synthesis(ws, noise_mode="const"), spec)
+    assert bool(xla_auto) == bool(tf.config.list_logical_devices("GPU"))
+    ws = np.random.RandomState(0).randn(2, G.num_ws, 8).astype("float32")
+    auto = G.synthesis(ws, noise_mode="const")
+    for form in (True, False):
+        np.testing.assert_allclose(
+            auto, G.synthesis(ws, noise_mode="const", fused_modconv=form), atol=1e-5)
+    with pytest.raises(ValueError, match="fused_modconv must be one of"):
+        G.synthesis(ws, fused_modconv="yes")
 
 
 # Mixed precision -------------------------------------------------------------------------
