@@ -38,7 +38,8 @@ def _shift_sum(w, out):
     as `out` ('ijcd' or 'ijdc'): one [(k+1)^2, k^2] x [k^2, c*d] product (its
     gradient is one product too, unlike four slices')."""
     s = _shift_sum_matrix(int(w.shape[0]))
-    return ops.einsum(f"ijab,abcd->{out}", np.einsum("ia,jb->ijab", s, s), w)
+    shifts = ops.convert_to_tensor(np.einsum("ia,jb->ijab", s, s), dtype=w.dtype)
+    return ops.einsum(f"ijab,abcd->{out}", shifts, w)
 
 
 def fused_up_kernel(w):

@@ -1,0 +1,230 @@
+"""The performance targets: issue 18's networks and calls, before/after in one run.
+
+Measures the calls of NVIDIA's side-by-side table (issue 18) with our code,
+for one or more source trees (`--trees`: checkouts with their own `.venv`,
+e.g. the commit before a change and the working tree), alternating trees
+within each round so that both see the same machine load:
+
+* training steps (D + G, R1 every step, no lazy regularization, minibatch
+  16, fmap_base 2048, fmap_max 256, latent 512, NVIDIA's losses, Adam and
+  EMA) of StyleGAN1 (`paper` config) and StyleGAN2 (`stylegan2` config with
+  `D_reg_interval=1`, `G_reg_interval=1`), at `--train-px` (32 64);
+* generator calls (psi 1, stored noise) of StyleGAN1 `G_style` (fmap_base
+  8192, the `stylegan-bedrooms-256` / `stylegan-ffhq-1024` presets) and
+  StyleGAN2 config-f (`stylegan2-cat-256` / `stylegan2-ffhq-1024`), batch 1
+  and 8.
+
+Each measurement runs in its own process (peak RSS is that call's alone).
+Prints img/s per tree and round, the median per tree, the ratio of the last
+tree to the first, and NVIDIA's img/s from the issue's table with our ratio
+to it (the issue measured NVIDIA's code on an AVX2-only machine of this
+kind; on another CPU that ratio is only indicative).
+
+Usage:
+  python bench/bench_targets.py --trees /work/wt-base . --rounds 2
+  python bench/bench_targets.py --only train --train-px 32      # a subset
+  python bench/bench_targets.py --only generate --gen-px 1024 --rounds 1
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FMAPS = dict(fmap_base=2048, fmap_max=256)
+TRAIN_CONFIGS = {"stylegan1": ("paper", {}),
+                 "stylegan2": ("stylegan2", dict(D_reg_interval=1, G_reg_interval=1))}
+GEN_PRESETS = {("stylegan1", 256): "stylegan-bedrooms-256",
+               ("stylegan1", 1024): "stylegan-ffhq-1024",
+               ("stylegan2", 256): "stylegan2-cat-256",
+               ("stylegan2", 1024): "stylegan2-ffhq-1024"}
+# NVIDIA's img/s from issue 18's table (two rounds each; None: not measured there).
+NVIDIA = {("train", "stylegan1", 32, 16): (2.38, 2.49),
+          ("train", "stylegan2", 32, 16): (2.46, 2.39),
+          ("generate", "stylegan1", 256, 1): (0.46, 0.87),
+          ("generate", "stylegan1", 256, 8): (1.32, 1.33),
+          ("generate", "stylegan2", 256, 1): (0.20, 0.31),
+          ("generate", "stylegan2", 256, 8): (0.52, 0.52)}
+
+
+# --------------------------------------------------------------------------- child
+def train_one(spec):
+    """img/s of the training step of `spec` with this process' keras_stylegan."""
+    import keras
+    from keras_stylegan.training import configs, loop
+    name, extra = TRAIN_CONFIGS[spec["family"]]
+    base = configs.get(name)
+    g = dict(base["G_kwargs"])
+    g["synthesis_kwargs"] = dict(g.get("synthesis_kwargs", {}), **FMAPS)
+    if spec["family"] == "stylegan2":  # the issue's "non-fused modconv both sides"
+        g["synthesis_kwargs"]["fused_modconv"] = False
+    steps = 1 + spec["warmup"] + spec["steps"]
+    cfg = configs.get(name, data="builtin", resolution=spec["px"], progressive=False,
+                      minibatch_base=spec["batch"], minibatch_dict={},
+                      minibatch_by_replicas=None, total_kimg=steps * spec["batch"] / 1000.0,
+                      G_kwargs=g, D_kwargs=dict(base["D_kwargs"], **FMAPS), **extra)
+    ends = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            ends.append(time.perf_counter())
+
+    with tempfile.TemporaryDirectory(prefix="bench-targets-") as run_dir:
+        run = loop.prepare(cfg, run_dir, gpus=0, print_fn=lambda *a: None)
+        run.build()
+        seg = run.segments[0]
+        run.gan.set_resolution(seg.resolution)
+        run.gan.set_learning_rates(seg.G_lrate, seg.D_lrate)
+        run.gan.set_lod(run.schedule.lod(seg.start_nimg))
+        run.gan.fit(run._stream(seg, 0), epochs=1, steps_per_epoch=steps, verbose=0,
+                    callbacks=[Timer()], shuffle=False)
+    sec = (ends[-1] - ends[spec["warmup"]]) / spec["steps"]
+    return dict(images_per_s=seg.minibatch / sec, sec=sec)
+
+
+def generate_one(spec):
+    """img/s of one generator call of `spec` with this process' keras_stylegan."""
+    import numpy as np
+    import tensorflow as tf
+    from keras_stylegan import Generator, presets
+    G = Generator(**presets.get(GEN_PRESETS[spec["family"], spec["px"]])["generator"])
+    z = tf.constant(np.random.RandomState(0).randn(spec["batch"], G.z_dim).astype("float32"))
+    fn = tf.function(lambda z: G(z, truncation_psi=1.0, noise_mode="const"))
+    for _ in range(1 + spec["warmup"]):
+        fn(z).numpy()
+    times = []
+    for _ in range(spec["steps"]):
+        t0 = time.perf_counter()
+        fn(z).numpy()
+        times.append(time.perf_counter() - t0)
+    sec = statistics.median(times)
+    return dict(images_per_s=spec["batch"] / sec, sec=sec)
+
+
+# --------------------------------------------------------------------------- parent
+def measure(tree, spec, timeout):
+    """Runs one measurement with `tree`'s Python and library; adds peak RSS (MiB)."""
+    python = os.path.join(tree, ".venv", "bin", "python")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=os.path.abspath(tree))
+    cmd = [python, os.path.abspath(__file__), "--one", json.dumps(spec)]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=tree)
+        try:
+            _, status, usage = _wait(proc, timeout)
+        except TimeoutError:
+            return dict(error=f"timed out after {timeout} s")
+        out.seek(0)
+        err.seek(0)
+        if status:
+            lines = err.read().decode(errors="replace").strip().splitlines()
+            return dict(error=(lines or ["exit status %d" % status])[-1][:200])
+        row = json.loads(out.read().decode().strip().splitlines()[-1])
+    row["peak_rss_mib"] = usage.ru_maxrss / 1024
+    return row
+
+
+def _wait(proc, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            return pid, os.waitstatus_to_exitcode(status), usage
+        if time.monotonic() > deadline:
+            proc.kill()
+            os.wait4(proc.pid, 0)
+            raise TimeoutError
+        time.sleep(0.2)
+
+
+def plan(args):
+    specs = []
+    if args.only in (None, "train"):
+        for px in args.train_px:
+            for family in args.families:
+                specs.append(dict(kind="train", family=family, px=px, batch=16,
+                                  warmup=2, steps=args.train_steps))
+    if args.only in (None, "generate"):
+        for px in args.gen_px:
+            for family in args.families:
+                for batch in args.batches:
+                    specs.append(dict(kind="generate", family=family, px=px, batch=batch,
+                                      warmup=1, steps=args.gen_calls))
+    return specs
+
+
+def label(spec):
+    return f"{spec['kind']} {spec['family']} {spec['px']} px, batch {spec['batch']}"
+
+
+def report(specs, results, trees):
+    names = [os.path.basename(os.path.abspath(t)) or t for t in trees]
+    head = ["what"] + [f"{n} img/s" for n in names] + [f"{n} peak MiB" for n in names]
+    if len(trees) > 1:
+        head.append(f"{names[-1]} / {names[0]}")
+    head += ["NVIDIA img/s (issue)", f"{names[-1]} / NVIDIA (indicative)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for i, spec in enumerate(specs):
+        rates, mems, cells = [], [], [label(spec)]
+        for t in range(len(trees)):
+            rows = results[i][t]
+            ok = [r["images_per_s"] for r in rows if "images_per_s" in r]
+            errs = [r["error"] for r in rows if "error" in r]
+            rates.append(statistics.median(ok) if ok else None)
+            mems.append(max((r["peak_rss_mib"] for r in rows if "peak_rss_mib" in r), default=None))
+            cells.append(", ".join(f"{x:.3g}" for x in ok) or f"n/a: {errs[0]}")
+        cells += [f"{m:.0f}" if m else "" for m in mems]
+        if len(trees) > 1:
+            cells.append(f"{rates[-1] / rates[0]:.2f}x" if rates[0] and rates[-1] else "")
+        nv = NVIDIA.get((spec["kind"], spec["family"], spec["px"], spec["batch"]))
+        cells.append(", ".join(map(str, nv)) if nv else "not measured")
+        cells.append(f"{rates[-1] / statistics.median(nv):.2f}x" if nv and rates[-1] else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--trees", nargs="+", default=["."],
+                   help="checkouts to compare, each with its own .venv (last: the new one)")
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--only", choices=("train", "generate"))
+    p.add_argument("--families", nargs="+", default=["stylegan1", "stylegan2"])
+    p.add_argument("--train-px", nargs="+", type=int, default=[32, 64])
+    p.add_argument("--gen-px", nargs="+", type=int, default=[256])
+    p.add_argument("--batches", nargs="+", type=int, default=[1, 8])
+    p.add_argument("--train-steps", type=int, default=3)
+    p.add_argument("--gen-calls", type=int, default=3)
+    p.add_argument("--timeout", type=int, default=1800)
+    p.add_argument("--json", help="also write every measurement here")
+    p.add_argument("--one", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.one:
+        spec = json.loads(args.one)
+        print(json.dumps((train_one if spec["kind"] == "train" else generate_one)(spec)))
+        return
+    specs = plan(args)
+    results = [[[] for _ in args.trees] for _ in specs]
+    load_before = os.getloadavg()
+    for i, spec in enumerate(specs):
+        for r in range(args.rounds):
+            order = range(len(args.trees)) if r % 2 == 0 else reversed(range(len(args.trees)))
+            for t in order:
+                row = measure(args.trees[t], spec, args.timeout)
+                results[i][t].append(row)
+                print(f"{label(spec)} | {args.trees[t]} | round {r + 1}: {row}", flush=True)
+    print(f"\nLoad average before {load_before}, after {os.getloadavg()}; "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
+    print(report(specs, results, args.trees))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(trees=args.trees, specs=specs, results=results), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
