@@ -2,14 +2,16 @@
 
 Runs each (preset, batch, mode) in its own subprocess, so the peak resident
 memory reported is that configuration's alone. Modes: 'eager' (plain Keras
-call), 'function' (tf.function, traced once) and 'xla' (tf.function with
-jit_compile). FLOPs per image come from TensorFlow's own graph profiler.
+call), 'function' (tf.function, traced once), 'xla' (tf.function with
+jit_compile) and 'jax' (Keras' JAX backend, `jax.jit` of `stateless_call`, on
+a GPU when JAX sees one: the same command measures a lent GPU). FLOPs per image come from TensorFlow's own graph profiler.
 
 Usage:
   python bench/bench_generator.py                       # the full table
   python bench/bench_generator.py --presets stylegan-tiny-32 --iters 3   # quick look
   python bench/bench_generator.py --json out.json       # also write JSON
   python bench/bench_generator.py --presets stylegan2-ffhq-1024:nonfused   # StyleGAN2, non-fused modconv
+  python bench/bench_generator.py --modes function jax   # TensorFlow beside the JAX backend
 
 Results and the machine they were taken on go in docs/BENCHMARKS.md.
 """
@@ -43,21 +45,28 @@ def graph_flops(fn, spec):
     return int(prof.total_float_ops)
 
 
+def jax_function(G):
+    """The generator call as one `jax.jit` function of (variables, z)."""
+    import jax
+    trainable = [v.value for v in G.trainable_variables]
+    fixed = [v.value for v in G.non_trainable_variables]
+
+    @jax.jit
+    def call(trainable, fixed, z):
+        out, _ = G.stateless_call(trainable, fixed, z, truncation_psi=0.7, noise_mode="const")
+        return out
+    return lambda z: call(trainable, fixed, z)
+
+
 def run_one(preset, batch, mode, iters, warmup):
     """Measures one configuration in this process; returns a dict."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if mode == "jax":
+        return run_one_jax(preset, batch, iters, warmup)
     import numpy as np
     import tensorflow as tf
 
-    from keras_stylegan import presets
-    name, _, variant = preset.partition(":")  # "NAME:nonfused": StyleGAN2 non-fused modconv
-    config = presets.get(name)["generator"]
-    if variant == "nonfused":
-        config["synthesis_kwargs"] = dict(config.get("synthesis_kwargs", {}), fused_modconv=False)
-    elif variant:
-        raise SystemExit(f"unknown preset variant {variant!r}; known: nonfused")
-    from keras_stylegan import Generator
-    G = Generator(**config)
+    G = build_generator(preset)
     z = tf.constant(np.random.RandomState(0).randn(batch, G.z_dim).astype(np.float32))
 
     def gen(z):
@@ -92,11 +101,48 @@ def run_one(preset, batch, mode, iters, warmup):
                 traces=traces, params=int(sum(np.prod(w.shape) for w in G.trainable_weights)))
 
 
+def build_generator(preset):
+    """The Generator of `preset` ("NAME" or "NAME:nonfused")."""
+    from keras_stylegan import Generator, presets
+    name, _, variant = preset.partition(":")  # "NAME:nonfused": StyleGAN2 non-fused modconv
+    config = presets.get(name)["generator"]
+    if variant == "nonfused":
+        config["synthesis_kwargs"] = dict(config.get("synthesis_kwargs", {}), fused_modconv=False)
+    elif variant:
+        raise SystemExit(f"unknown preset variant {variant!r}; known: nonfused")
+    return Generator(**config)
+
+
+def run_one_jax(preset, batch, iters, warmup):
+    """`run_one` on the JAX backend (KERAS_BACKEND=jax in this process): jit-compiled."""
+    import keras
+    import numpy as np
+    assert keras.backend.backend() == "jax", keras.backend.backend()
+    G = build_generator(preset)
+    fn = jax_function(G)
+    z = np.random.RandomState(0).randn(batch, G.z_dim).astype(np.float32)
+    t0 = time.perf_counter()
+    np.asarray(fn(z))
+    first_call_s = time.perf_counter() - t0
+    for _ in range(warmup):
+        np.asarray(fn(z))
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        np.asarray(fn(z))
+        times.append(time.perf_counter() - t0)
+    sec = float(np.median(times))
+    return dict(preset=preset, batch=batch, mode="jax", iters=iters, sec_per_batch=sec,
+                images_per_s=batch / sec, first_call_s=first_call_s, traces=None,
+                params=int(sum(np.prod(w.shape) for w in G.trainable_weights)))
+
+
 def measure(preset, batch, mode, iters, warmup):
     """Runs `run_one` in a child process; adds its peak RSS (MiB)."""
     cmd = [sys.executable, __file__, "--one", preset, str(batch), mode,
            "--iters", str(iters), "--warmup", str(warmup)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = dict(os.environ, KERAS_BACKEND="jax" if mode == "jax" else "tensorflow")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
     if status != 0:
@@ -144,7 +190,8 @@ def main():
     p.add_argument("--presets", nargs="+", default=list(DEFAULT_PRESETS))
     p.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     p.add_argument("--modes", nargs="+", default=["eager", "function", "xla"],
-                   choices=["eager", "function", "xla"])
+                   choices=["eager", "function", "xla", "jax"],
+                   help="'jax': the Keras JAX backend, jax.jit-compiled (a GPU when JAX sees one)")
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--json", help="also write the results as JSON here")
