@@ -18,7 +18,10 @@ Each measurement runs in its own process (peak RSS is that call's alone).
 Prints img/s per tree and round, the median per tree, the ratio of the last
 tree to the first, and NVIDIA's img/s from the issue's table with our ratio
 to it (the issue measured NVIDIA's code on an AVX2-only machine of this
-kind; on another CPU that ratio is only indicative).
+kind; on another CPU that ratio is only indicative). With two trees, the
+first being the issue's code (commit 94dadc1), "est. vs NVIDIA" carries the
+comparison over: the new/old ratio measured here times the issue's
+ours/NVIDIA ratio for the same call.
 
 Usage:
   python bench/bench_targets.py --trees /work/wt-base . --rounds 2
@@ -51,6 +54,14 @@ NVIDIA = {("train", "stylegan1", 32, 16): (2.38, 2.49),
           ("generate", "stylegan2", 256, 1): (0.20, 0.31),
           ("generate", "stylegan2", 256, 8): (0.52, 0.52)}
 
+# Our img/s in the same table (the code of commit 94dadc1, on the issue's machine).
+ISSUE_OURS = {("train", "stylegan1", 32, 16): (2.28, 2.34),
+              ("train", "stylegan2", 32, 16): (3.57, 3.58),
+              ("generate", "stylegan1", 256, 1): (1.11, 1.17),
+              ("generate", "stylegan1", 256, 8): (1.05, 1.22),
+              ("generate", "stylegan2", 256, 1): (0.56, 0.60),
+              ("generate", "stylegan2", 256, 8): (0.62, 0.63)}
+
 
 # --------------------------------------------------------------------------- child
 def train_one(spec):
@@ -67,7 +78,8 @@ def train_one(spec):
     cfg = configs.get(name, data="builtin", resolution=spec["px"], progressive=False,
                       minibatch_base=spec["batch"], minibatch_dict={},
                       minibatch_by_replicas=None, total_kimg=steps * spec["batch"] / 1000.0,
-                      G_kwargs=g, D_kwargs=dict(base["D_kwargs"], **FMAPS), **extra)
+                      G_kwargs=g, D_kwargs=dict(base["D_kwargs"], **FMAPS),
+                      mixed_precision=spec.get("mixed_precision", False), **extra)
     ends = []
 
     class Timer(keras.callbacks.Callback):
@@ -148,7 +160,8 @@ def plan(args):
         for px in args.train_px:
             for family in args.families:
                 specs.append(dict(kind="train", family=family, px=px, batch=16,
-                                  warmup=2, steps=args.train_steps))
+                                  warmup=2, steps=args.train_steps,
+                                  mixed_precision=args.mixed_precision))
     if args.only in (None, "generate"):
         for px in args.gen_px:
             for family in args.families:
@@ -159,7 +172,16 @@ def plan(args):
 
 
 def label(spec):
-    return f"{spec['kind']} {spec['family']} {spec['px']} px, batch {spec['batch']}"
+    mixed = ", bfloat16" if spec.get("mixed_precision") else ""
+    return f"{spec['kind']} {spec['family']} {spec['px']} px, batch {spec['batch']}{mixed}"
+
+
+def estimate(spec, base, new):
+    """Our speed relative to NVIDIA's, carried over from the issue's machine: the
+    new/base ratio measured here times the issue's ours/NVIDIA ratio (valid when
+    the first tree is the issue's code, commit 94dadc1)."""
+    key = (spec["kind"], spec["family"], spec["px"], spec["batch"])
+    return new / base * statistics.median(ISSUE_OURS[key]) / statistics.median(NVIDIA[key])
 
 
 def report(specs, results, trees):
@@ -168,6 +190,8 @@ def report(specs, results, trees):
     if len(trees) > 1:
         head.append(f"{names[-1]} / {names[0]}")
     head += ["NVIDIA img/s (issue)", f"{names[-1]} / NVIDIA (indicative)"]
+    if len(trees) > 1:
+        head.append("est. vs NVIDIA")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for i, spec in enumerate(specs):
         rates, mems, cells = [], [], [label(spec)]
@@ -181,9 +205,13 @@ def report(specs, results, trees):
         cells += [f"{m:.0f}" if m else "" for m in mems]
         if len(trees) > 1:
             cells.append(f"{rates[-1] / rates[0]:.2f}x" if rates[0] and rates[-1] else "")
-        nv = NVIDIA.get((spec["kind"], spec["family"], spec["px"], spec["batch"]))
+        nv = None if spec.get("mixed_precision") else NVIDIA.get(
+            (spec["kind"], spec["family"], spec["px"], spec["batch"]))
         cells.append(", ".join(map(str, nv)) if nv else "not measured")
         cells.append(f"{rates[-1] / statistics.median(nv):.2f}x" if nv and rates[-1] else "")
+        if len(trees) > 1:
+            cells.append(f"{estimate(spec, rates[0], rates[-1]):.2f}x"
+                         if nv and rates[0] and rates[-1] else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -199,6 +227,8 @@ def main():
     p.add_argument("--gen-px", nargs="+", type=int, default=[256])
     p.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     p.add_argument("--train-steps", type=int, default=3)
+    p.add_argument("--mixed-precision", action="store_true",
+                   help="train with --mixed-precision (bfloat16 on CPU; StyleGAN1 only)")
     p.add_argument("--gen-calls", type=int, default=3)
     p.add_argument("--timeout", type=int, default=1800)
     p.add_argument("--json", help="also write every measurement here")
