@@ -212,7 +212,7 @@ def profile_train(args, logdir):
     overrides = dict(args.overrides)
     if args.fmap_base or args.fmap_max:
         fmaps = {k: v for k, v in (("fmap_base", args.fmap_base), ("fmap_max", args.fmap_max)) if v}
-        base = configs.get(args.config)
+        base = dict(configs.get(args.config), **overrides)
         g = dict(base["G_kwargs"])
         g["synthesis_kwargs"] = dict(g.get("synthesis_kwargs", {}), **fmaps)
         overrides.update(G_kwargs=g, D_kwargs=dict(base["D_kwargs"], **fmaps))

@@ -27,33 +27,38 @@ from keras_stylegan.ops import fir
 from keras_stylegan.ops.basic import SQRT2
 
 
-def _shift_sum_matrix(k):
+def _shift_sum_matrix(k, flip=False):
     """[k+1, k] matrix S with S @ v = the sum of the two one-pixel shifts of v
-    (zero-padded): row i adds v[i - 1] and v[i]."""
-    return np.eye(k + 1, k, dtype="float32") + np.eye(k + 1, k, -1, dtype="float32")
+    (zero-padded): row i adds v[i - 1] and v[i]; `flip` reverses v first."""
+    s = np.eye(k + 1, k, dtype="float32") + np.eye(k + 1, k, -1, dtype="float32")
+    return s[:, ::-1].copy() if flip else s
 
 
-def _shift_sum(w, out):
-    """The sum of the four one-pixel shifts of the [k,k,c,d] kernel `w`, laid out
-    as `out` ('ijcd' or 'ijdc'): one [(k+1)^2, k^2] x [k^2, c*d] product (its
-    gradient is one product too, unlike four slices')."""
-    s = _shift_sum_matrix(int(w.shape[0]))
-    shifts = ops.convert_to_tensor(np.einsum("ia,jb->ijab", s, s), dtype=w.dtype)
-    return ops.einsum(f"ijab,abcd->{out}", shifts, w)
+def _shift_sum(w, flip=False):
+    """The sum of the four one-pixel shifts of the [k,k,c,d] kernel `w` (spatially
+    flipped first with `flip`): two skinny matrix products with the shift matrix,
+    one per spatial axis (no transposes or reversals; their gradients are products
+    too, unlike four slices')."""
+    k, c, d = int(w.shape[0]), int(w.shape[2]), int(w.shape[3])
+    s = ops.convert_to_tensor(_shift_sum_matrix(k, flip), dtype=w.dtype)
+    x = ops.matmul(s, ops.reshape(w, (k, k * c * d)))            # shift along H
+    x = ops.matmul(s, ops.reshape(x, (k + 1, k, c * d)))         # shift along W
+    return ops.reshape(x, (k + 1, k + 1, c, d))
 
 
-def fused_up_kernel(w):
+def fused_up_kernel(w, flip=False):
     """StyleGAN1's fused upscale kernel: [k,k,in,out] -> [k+1,k+1,out,in].
 
     The sum of the four one-pixel shifts of the kernel, laid out for a
-    stride-2 transposed convolution.
+    stride-2 transposed convolution. With `flip`, of the spatially flipped
+    kernel: then the transposed conv equals nearest upsampling + conv with `w`.
     """
-    return _shift_sum(w, "ijdc")
+    return _shift_sum(ops.transpose(w, (0, 1, 3, 2)), flip)
 
 
 def fused_down_kernel(w):
     """StyleGAN1's fused downscale kernel: 0.25 * the four shifts, [k+1,k+1,in,out]."""
-    return _shift_sum(w, "ijcd") * 0.25
+    return _shift_sum(w) * 0.25
 
 
 @register
@@ -113,8 +118,8 @@ class EqualizedConv2D(keras.layers.Layer):
         """
         w = self.kernel * self.scale
         if self.up:
-            w = w if self.fused_scale else ops.flip(ops.flip(w, axis=0), axis=1)
-            return ops.conv_transpose(x, fused_up_kernel(w), strides=2, padding="same")
+            kernel = fused_up_kernel(w, flip=not self.fused_scale)
+            return ops.conv_transpose(x, kernel, strides=2, padding="same")
         if self.down:
             return ops.conv(x, fused_down_kernel(w), strides=2, padding="same")
         return ops.conv(x, w, padding="same")
