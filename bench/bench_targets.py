@@ -34,7 +34,6 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -121,15 +120,15 @@ def generate_one(spec):
 # --------------------------------------------------------------------------- parent
 def measure(tree, spec, timeout):
     """Runs one measurement with `tree`'s Python and library; adds peak RSS (MiB)."""
+    from bench_train import _wait  # here, not at the top: it puts this tree on sys.path
     python = os.path.join(tree, ".venv", "bin", "python")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
                PYTHONPATH=os.path.abspath(tree))
     cmd = [python, os.path.abspath(__file__), "--one", json.dumps(spec)]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=tree)
-        try:
-            _, status, usage = _wait(proc, timeout)
-        except TimeoutError:
+        status, usage = _wait(proc, timeout)
+        if status is None:
             return dict(error=f"timed out after {timeout} s")
         out.seek(0)
         err.seek(0)
@@ -139,19 +138,6 @@ def measure(tree, spec, timeout):
         row = json.loads(out.read().decode().strip().splitlines()[-1])
     row["peak_rss_mib"] = usage.ru_maxrss / 1024
     return row
-
-
-def _wait(proc, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            return pid, os.waitstatus_to_exitcode(status), usage
-        if time.monotonic() > deadline:
-            proc.kill()
-            os.wait4(proc.pid, 0)
-            raise TimeoutError
-        time.sleep(0.2)
 
 
 def plan(args):
