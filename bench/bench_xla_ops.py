@@ -34,8 +34,8 @@ def cases(n, px, c):
         def g(*a):
             with tf.GradientTape() as tape:
                 tape.watch(a)
-                y = f(*a)
-            return tape.gradient(tf.reduce_sum(y * y), a)
+                loss = tf.reduce_sum(tf.square(f(*a)))
+            return tape.gradient(loss, a)
         return g, args
 
     conv = lambda x, w: tf.nn.conv2d(x, w, 1, "SAME")  # noqa: E731
