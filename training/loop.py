@@ -200,8 +200,10 @@ class Run:
             return None
         stored_path = os.path.join(self.run_dir, "config.json")
         if os.path.exists(stored_path):
-            with open(stored_path, encoding="utf-8") as f:
-                check_resume_config(json.load(f), self.cfg)
+            from keras_stylegan.json_file import read_json_object
+            check_resume_config(read_json_object(
+                stored_path, "the config.json of a keras-stylegan training run (remove it "
+                "or use a new --outdir)", error=ResumeError), self.cfg)
         _checkpoint_for(self.gan, self.checkpoint, latest).restore(
             latest).assert_existing_objects_matched()
         self.resumed_from = latest

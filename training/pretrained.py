@@ -172,18 +172,22 @@ def _load_run(spec):
 
 
 def _read_run_config(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            stored = json.load(f)
-        ok = isinstance(stored, dict) and all(
-            k in stored for k in ("family", "resolution", "num_channels", "label_size",
-                                  "G_kwargs", "D_kwargs"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise NetworkFileError(f"--init: cannot read {path} ({e}).") from None
-    if not ok or not all(isinstance(stored[k], dict) for k in ("G_kwargs", "D_kwargs")):
+    from keras_stylegan.json_file import read_json_object
+    stored = read_json_object(path, "the config.json of a keras-stylegan training run",
+                              error=_InitFileError)
+    if not all(k in stored for k in ("family", "resolution", "num_channels", "label_size",
+                                     "G_kwargs", "D_kwargs")) or not all(
+            isinstance(stored[k], dict) for k in ("G_kwargs", "D_kwargs")):
         raise NetworkFileError(f"--init: {path} is not the config.json of a keras-stylegan "
                                "training run (network keys missing).")
     return stored
+
+
+class _InitFileError(NetworkFileError):
+    """A NetworkFileError whose message starts with '--init: '."""
+
+    def __init__(self, message):
+        super().__init__(f"--init: {message}")
 
 
 def _restore(ckpt, G, D, Gs):

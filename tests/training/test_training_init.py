@@ -16,6 +16,7 @@ from keras_stylegan.training.configs import schedule_kwargs
 from keras_stylegan.training.schedule import Schedule
 
 from keras_stylegan import cli, legacy, presets
+from keras_stylegan.json_file import MAX_JSON_OBJECT_BYTES
 from tests.conftest import fixture_folder
 
 FIXTURES = [("legacy", "sg1_r32"), ("legacy", "sg2_r32_f"), ("pytorch", "ada_r32_cond")]
@@ -298,6 +299,10 @@ def test_init_from_a_run_directory_and_its_hostile_variants(tmp_path):
         (run_dir / "config.json").write_text(text)
         with pytest.raises(NetworkFileError, match="config.json"):
             pretrained.load(str(run_dir))
+    (run_dir / "config.json").write_text(" " * MAX_JSON_OBJECT_BYTES + "{}")
+    with pytest.raises(NetworkFileError, match=r"^--init: .*config.json is 1,048,578 bytes, "
+                                               "too large for the config.json of a"):
+        pretrained.load(str(run_dir))
     keras.config.set_dtype_policy("float32")
 
 
