@@ -463,7 +463,8 @@ def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=p
         if pretrained is None:
             raise ConfigError(f"The config starts from init={cfg['init']!r}: pass "
                               "pretrained=training.pretrained.load(cfg['init']).")
-        pretrained.check_data(dataset.resolution, dataset.num_channels, dataset.label_size)
+        pretrained.check_data(dataset.resolution, dataset.num_channels, dataset.label_size,
+                              cfg["resolution"])
     return Run(resolved, os.fspath(run_dir), dataset, strategy, print_fn,
                pretrained if cfg.get("init") else None, metric_options)
 
