@@ -83,3 +83,20 @@ def test_resuming_a_run_with_a_bad_config_json(tmp_path):
             run.restore()
         assert "config.json of a keras-stylegan training run" in str(info.value)
     keras.config.set_dtype_policy("float32")
+
+
+def test_a_savedmodels_metadata(tmp_path):
+    """`figures --network SAVEDMODEL` reads the export's keras_stylegan.json: a
+    hostile one is one NetworkFileError (before: a raw JSONDecodeError, or an
+    AttributeError for a list)."""
+    from keras_stylegan.export import savedmodel
+    meta = tmp_path / savedmodel.METADATA_FILE
+    assert savedmodel.read_metadata(str(tmp_path)) is None
+    meta.parent.mkdir()
+    meta.write_text(json.dumps({"format": "keras_stylegan", "z_dim": 512}))
+    assert savedmodel.read_metadata(str(tmp_path)) == {"format": "keras_stylegan", "z_dim": 512}
+    for text in ("[1]", "{", " " * MAX_JSON_OBJECT_BYTES + "{}"):
+        meta.write_text(text)
+        with pytest.raises(NetworkFileError, match="keras_stylegan.json is .*the metadata of "
+                                                   "a SavedModel written by keras-stylegan"):
+            savedmodel.read_metadata(str(tmp_path))
