@@ -89,6 +89,43 @@ def evaluate(run_dir, judge, reals):
     return rows
 
 
+def d_outputs(run_dir, judge, reals):
+    """D of each checkpoint the run kept on the training images, as many held-out
+    images and 1000 images of its Gs: the mean of D(x) and the fraction with
+    D(x) > 0 (r_t without augmentation). A D that overfits scores the training
+    images above the held-out ones (ADA paper, Figure 1b)."""
+    from keras_stylegan.training import builtin, pretrained
+    fake_labels = np.eye(len(builtin.SHAPES), dtype=np.float32)[np.arange(1000) % 5]
+    n = len(reals["train"])
+    rows = []
+    for index in sorted(glob.glob(os.path.join(run_dir, "checkpoints", "ckpt-*.index")),
+                        key=lambda path: int(re.search(r"ckpt-(\d+)", path).group(1))):
+        net = pretrained.load(index[:-len(".index")])
+        conditional = bool(net.D.label_size)
+
+        def shape_labels(seed):
+            shapes = builtin.BuiltinShapes(seed=seed, fixed=CENTRED)
+            return shapes.labels(np.arange(n), "shape") if conditional else None
+
+        row = dict(kimg=int(re.search(r"ckpt-(\d+)", index).group(1)) / 1000)
+        for key, images, labels in (
+                ("train", reals["train"], shape_labels(0)),
+                ("held", reals["held_out_nn"], shape_labels(HELD_OUT_SEED)),
+                ("fake", judge.fake_images(net.Gs), fake_labels if conditional else None)):
+            out = np.ravel(np.asarray(net.D(images.astype(np.float32) / 127.5 - 1,
+                                            labels=labels)))
+            row.update({f"mean_{key}": float(out.mean()), f"pos_{key}": float((out > 0).mean())})
+        rows.append(row)
+    return rows
+
+
+D_COLUMNS = [Column("checkpoint kimg", "kimg", ".0f", True)] + [
+    Column(f"{stat} {name}", f"{key}_{part}", ".3f", True)
+    for key, stat in (("mean", "mean D(x)"), ("pos", "D(x) > 0"))
+    for part, name in (("train", "training"), ("held", "held-out"), ("fake", "Gs"))]
+CENTRED = {"x": 0.5, "y": 0.5}  # cpu-demo's builtin_fixed
+
+
 COLUMNS = [Column("kimg", "kimg", "d", True),
            Column("FD to training images", "fd_train", ".2f", True),
            Column("FD to held-out images", "fd_held", ".2f", True),
@@ -102,6 +139,9 @@ def main(argv=None):
     parser.add_argument("--resolution", type=int, default=16)
     parser.add_argument("--train-images", type=int, default=1000,
                         help="the training images to compare with: the first N of the set")
+    parser.add_argument("--d-outputs", action="store_true",
+                        help="also D of each run's newest checkpoint on training, held-out "
+                        "and generated images")
     args = parser.parse_args(argv)
     judge = Judge(args.resolution)
     print(f"Judge: held-out real accuracy {judge.real_accuracy:.3f}")
@@ -121,6 +161,9 @@ def main(argv=None):
     for run_dir in args.runs:
         print(f"\n{run_dir}\n")
         print(markdown(COLUMNS, evaluate(run_dir, judge, reals)))
+        if args.d_outputs:
+            print("\nD of the checkpoints (mean D(x), fraction with D(x) > 0):\n")
+            print(markdown(D_COLUMNS, d_outputs(run_dir, judge, reals)))
     return 0
 
 
