@@ -91,9 +91,9 @@ def evaluate(run_dir, judge, reals):
 
 def d_outputs(run_dir, judge, reals):
     """D of each checkpoint the run kept on the training images, as many held-out
-    images and 1000 images of its Gs: the mean of D(x) and the fraction with
-    D(x) > 0 (r_t without augmentation). A D that overfits scores the training
-    images above the held-out ones (ADA paper, Figure 1b)."""
+    images and 1000 images of its Gs: the mean of D(x) and of sign(D(x)) (on the
+    training images: r_t without augmentation). A D that overfits scores the
+    training images above the held-out ones (ADA paper, Figure 1b)."""
     from keras_stylegan.training import builtin, pretrained
     fake_labels = np.eye(len(builtin.SHAPES), dtype=np.float32)[np.arange(1000) % 5]
     n = len(reals["train"])
@@ -114,14 +114,15 @@ def d_outputs(run_dir, judge, reals):
                 ("fake", judge.fake_images(net.Gs), fake_labels if conditional else None)):
             out = np.ravel(np.asarray(net.D(images.astype(np.float32) / 127.5 - 1,
                                             labels=labels)))
-            row.update({f"mean_{key}": float(out.mean()), f"pos_{key}": float((out > 0).mean())})
+            row.update({f"mean_{key}": float(out.mean()),
+                        f"sign_{key}": float(np.sign(out).mean())})
         rows.append(row)
     return rows
 
 
 D_COLUMNS = [Column("checkpoint kimg", "kimg", ".0f", True)] + [
     Column(f"{stat} {name}", f"{key}_{part}", ".3f", True)
-    for key, stat in (("mean", "mean D(x)"), ("pos", "D(x) > 0"))
+    for key, stat in (("mean", "D(x)"), ("sign", "sign D(x)"))
     for part, name in (("train", "training"), ("held", "held-out"), ("fake", "Gs"))]
 CENTRED = {"x": 0.5, "y": 0.5}  # cpu-demo's builtin_fixed
 
@@ -162,7 +163,7 @@ def main(argv=None):
         print(f"\n{run_dir}\n")
         print(markdown(COLUMNS, evaluate(run_dir, judge, reals)))
         if args.d_outputs:
-            print("\nD of the checkpoints (mean D(x), fraction with D(x) > 0):\n")
+            print("\nD of the checkpoints (means of D(x) and of sign(D(x))):\n")
             print(markdown(D_COLUMNS, d_outputs(run_dir, judge, reals)))
     return 0
 
