@@ -95,21 +95,29 @@ class Judge:
             shapes.images(held_out, resolution),
             builtin_judge.targets(shapes.factors(held_out)))["shape"]
 
-    def real_features(self, lod=0.0, fixed=None, seed=0):
-        """Features of real built-in images (seed 0, centred like cpu-demo) at `lod`."""
+    def real_images(self, lod=0.0, fixed=None, seed=0):
+        """The first `num_images` real built-in images (seed 0, centred like cpu-demo)
+        as a progressive run at `lod` sees them: uint8 NHWC."""
         fixed = {"x": 0.5, "y": 0.5} if fixed is None else fixed
         shapes = builtin.BuiltinShapes(seed=seed, fixed=fixed)
         x = shapes.images(np.arange(self.num_images), self.resolution).astype(np.float32)
-        return self._features(np.rint(lod_images(x, lod)).astype(np.uint8))
+        return np.rint(lod_images(x, lod)).astype(np.uint8)
 
-    def fake_features(self, G, seed=5):
+    def real_features(self, lod=0.0, fixed=None, seed=0):
+        """Features of `real_images`."""
+        return self._features(self.real_images(lod, fixed, seed))
+
+    def fake_images(self, G, seed=5):
+        """`num_images` images of `G` (every shape equally often): uint8 NHWC."""
         gen = ImageGenerator(G)
         z = np.random.RandomState(seed).randn(self.num_images, G.z_dim).astype(np.float32)
         labels = np.eye(len(builtin.SHAPES), dtype=np.float32)[
             np.arange(self.num_images) % len(builtin.SHAPES)]
-        images = np.concatenate([gen(z[i:i + 100], labels[i:i + 100])[1]
-                                 for i in range(0, self.num_images, 100)])
-        return self._features(images)
+        return np.concatenate([gen(z[i:i + 100], labels[i:i + 100])[1]
+                               for i in range(0, self.num_images, 100)])
+
+    def fake_features(self, G, seed=5):
+        return self._features(self.fake_images(G, seed))
 
     def _features(self, uint8_images):
         return self.judge(uint8_images)[0]

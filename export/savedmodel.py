@@ -313,12 +313,15 @@ def export_savedmodel(G, out_dir, name="stylegan", version=None, truncation_cuto
 
 
 def read_metadata(path):
-    """The `keras_stylegan.json` of an exported SavedModel, or None."""
+    """The `keras_stylegan.json` of an exported SavedModel (a dict), or None;
+    `NetworkFileError` when it is not one small JSON object."""
+    from keras_stylegan.errors import NetworkFileError
+    from keras_stylegan.json_file import read_json_object
     meta = os.path.join(path, METADATA_FILE)
     if not os.path.isfile(meta):
         return None
-    with open(meta) as f:
-        return json.load(f)
+    return read_json_object(meta, "the metadata of a SavedModel written by keras-stylegan "
+                            "export", error=NetworkFileError)
 
 
 def load(path):

@@ -200,8 +200,10 @@ class Run:
             return None
         stored_path = os.path.join(self.run_dir, "config.json")
         if os.path.exists(stored_path):
-            with open(stored_path, encoding="utf-8") as f:
-                check_resume_config(json.load(f), self.cfg)
+            from keras_stylegan.json_file import read_json_object
+            check_resume_config(read_json_object(
+                stored_path, "the config.json of a keras-stylegan training run (remove it "
+                "or use a new --outdir)", error=ResumeError), self.cfg)
         _checkpoint_for(self.gan, self.checkpoint, latest).restore(
             latest).assert_existing_objects_matched()
         self.resumed_from = latest
@@ -461,7 +463,8 @@ def prepare(cfg, run_dir, dataset=None, gpus=None, cpu_replicas=None, print_fn=p
         if pretrained is None:
             raise ConfigError(f"The config starts from init={cfg['init']!r}: pass "
                               "pretrained=training.pretrained.load(cfg['init']).")
-        pretrained.check_data(dataset.resolution, dataset.num_channels, dataset.label_size)
+        pretrained.check_data(dataset.resolution, dataset.num_channels, dataset.label_size,
+                              cfg["resolution"])
     return Run(resolved, os.fspath(run_dir), dataset, strategy, print_fn,
                pretrained if cfg.get("init") else None, metric_options)
 

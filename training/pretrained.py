@@ -97,9 +97,9 @@ class Pretrained:
         return dict(family=self.family, G_kwargs=self.G_kwargs(),
                     D_kwargs=_jsonable(self.D_kwargs))
 
-    def check_data(self, resolution, num_channels, label_size):
+    def check_data(self, resolution, num_channels, label_size, asked=None):
         """See `check_data` (`training.loop` calls it through the object)."""
-        check_data(self, resolution, num_channels, label_size)
+        check_data(self, resolution, num_channels, label_size, asked)
 
     def copy_into(self, G, D, Gs):
         """See `copy_into`; returns the log lines."""
@@ -172,18 +172,22 @@ def _load_run(spec):
 
 
 def _read_run_config(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            stored = json.load(f)
-        ok = isinstance(stored, dict) and all(
-            k in stored for k in ("family", "resolution", "num_channels", "label_size",
-                                  "G_kwargs", "D_kwargs"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise NetworkFileError(f"--init: cannot read {path} ({e}).") from None
-    if not ok or not all(isinstance(stored[k], dict) for k in ("G_kwargs", "D_kwargs")):
+    from keras_stylegan.json_file import read_json_object
+    stored = read_json_object(path, "the config.json of a keras-stylegan training run",
+                              error=_InitFileError)
+    if not all(k in stored for k in ("family", "resolution", "num_channels", "label_size",
+                                     "G_kwargs", "D_kwargs")) or not all(
+            isinstance(stored[k], dict) for k in ("G_kwargs", "D_kwargs")):
         raise NetworkFileError(f"--init: {path} is not the config.json of a keras-stylegan "
                                "training run (network keys missing).")
     return stored
+
+
+class _InitFileError(NetworkFileError):
+    """A NetworkFileError whose message starts with '--init: '."""
+
+    def __init__(self, message):
+        super().__init__(f"--init: {message}")
 
 
 def _restore(ckpt, G, D, Gs):
@@ -205,13 +209,15 @@ def configure(cfg, net, keep=()):
     """`cfg` set to train `net`'s own architecture; returns a new config.
 
     Sets `init` to `net.spec`; `family`, `G_kwargs` and `D_kwargs` to NET's;
-    `resolution` to None (the dataset's own, which `check_data` compares
-    with NET's); `use_labels` to follow NET (conditional or not); and
+    `use_labels` to follow NET (conditional or not); and
     `progressive` to False: a pretrained StyleGAN1 network trains at its full
     resolution from the first step (lod 0), it does not grow again from
-    8 px. Keys in `keep` (those the user named, e.g. `--set G_kwargs=...`,
-    `--resolution`) are left as they are; networks named that way receive
-    NET's weights where names and shapes agree (`copy_into`).
+    8 px. Keys in `keep` (those the user named, e.g. `--set G_kwargs=...`)
+    are left as they are; networks named that way receive NET's weights where
+    names and shapes agree (`copy_into`). `resolution` stays the config's, as
+    without --init: None (the dataset's own), or the one the config or
+    `--resolution` names, to which the dataset is resized; `check_data`
+    compares the result with NET's.
     """
     cfg = copy.deepcopy(cfg)
     keep = set(keep)
@@ -219,8 +225,6 @@ def configure(cfg, net, keep=()):
     for key, value in net.arch().items():
         if key not in keep:
             cfg[key] = value
-    if "resolution" not in keep:
-        cfg["resolution"] = None
     if "progressive" not in keep:
         cfg["progressive"] = False
     if "use_labels" not in keep:
@@ -242,8 +246,16 @@ def _check_trainable(net, cfg):
             "config e/f or StyleGAN2-ADA network.")
 
 
-def check_data(net, resolution, num_channels, label_size):
-    """Raises `ConfigError` unless the dataset (as resolved) fits NET."""
+def check_data(net, resolution, num_channels, label_size, asked=None):
+    """Raises `ConfigError` unless the dataset (as resolved) fits NET; `asked`
+    is the config's `resolution` (the config's own or --resolution), None
+    where the dataset keeps its own."""
+    if asked is not None and resolution != net.resolution:
+        raise ConfigError(
+            f"--init {net.spec} is a {net.resolution}x{net.resolution} network, but the "
+            f"run trains at {resolution}x{resolution} (resolution {asked} of the config or "
+            f"--resolution): pass --resolution {net.resolution}, or a config without "
+            "a resolution.")
     if resolution != net.resolution:
         fix = (f"pass --resolution {net.resolution} to downsample the dataset"
                if resolution > net.resolution else

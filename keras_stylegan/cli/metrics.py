@@ -21,8 +21,9 @@ Examples:
       --metrics fid50k_full,pr50k3_full,ppl_wend
 """
 
-import json
 import os
+
+from keras_stylegan.json_file import read_json_object
 
 
 def add_arguments(p):
@@ -91,11 +92,10 @@ def run_config(network):
     if not os.path.isfile(path):
         return None
     try:
-        with open(path, encoding="utf-8") as f:
-            cfg = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return cfg if isinstance(cfg, dict) and isinstance(cfg.get("data"), str) else None
+        cfg = read_json_object(path)
+    except ValueError:
+        return None  # not a run's config: the command works as without one
+    return cfg if isinstance(cfg.get("data"), str) else None
 
 
 def _open_data(args, G, CommandError):

@@ -16,6 +16,7 @@ from keras_stylegan.training.configs import schedule_kwargs
 from keras_stylegan.training.schedule import Schedule
 
 from keras_stylegan import cli, legacy, presets
+from keras_stylegan.json_file import MAX_JSON_OBJECT_BYTES
 from tests.conftest import fixture_folder
 
 FIXTURES = [("legacy", "sg1_r32"), ("legacy", "sg2_r32_f"), ("pytorch", "ada_r32_cond")]
@@ -298,6 +299,37 @@ def test_init_from_a_run_directory_and_its_hostile_variants(tmp_path):
         (run_dir / "config.json").write_text(text)
         with pytest.raises(NetworkFileError, match="config.json"):
             pretrained.load(str(run_dir))
+    (run_dir / "config.json").write_text(" " * MAX_JSON_OBJECT_BYTES + "{}")
+    with pytest.raises(NetworkFileError, match=r"^--init: .*config.json is 1,048,578 bytes, "
+                                               "too large for the config.json of a"):
+        pretrained.load(str(run_dir))
+    keras.config.set_dtype_policy("float32")
+
+
+def test_the_configs_resolution_is_honoured_as_without_init(tmp_path, capsys):
+    """A config that names a resolution (cpu-demo: 16 px) resizes the dataset under
+    --init as it does without; one that does not fit NET is the config's error."""
+    run_dir, _ = fake_run_dir(tmp_path)  # a 16x16 network
+    base = ["train", "--data", "builtin:16", "--outdir", str(tmp_path / "x"), "--dry-run"]
+
+    def dry_run(*options):
+        assert cli.main(base + list(options)) == 0
+        return json.loads(capsys.readouterr().out.split("\nSchedule")[0])
+
+    without_init = dry_run("--config", "cpu-demo")
+    cfg = dry_run("--config", "cpu-demo", "--init", str(run_dir))
+    assert cfg["resolution"] == without_init["resolution"] == 16
+    assert (cfg["init"], cfg["config"]) == (str(run_dir), "cpu-demo")
+    assert dry_run("--init", str(run_dir), "--resolution", "16")["resolution"] == 16
+    assert cli.main(base + ["--init", str(run_dir)]) == 2  # paper: the data's own 32 px
+    assert ("16x16 network, but the dataset is 32x32: pass --resolution 16"
+            in capsys.readouterr().err)
+    for options in (["--config", "paper-32"], ["--config", "cpu-demo", "--resolution", "32"]):
+        assert cli.main(base + ["--init", str(run_dir)] + options) == 2
+        err = capsys.readouterr().err
+        assert ("16x16 network, but the run trains at 32x32 (resolution 32 of the config or "
+                "--resolution): pass --resolution 16" in err), err
+    assert not (tmp_path / "x").exists()
     keras.config.set_dtype_policy("float32")
 
 
