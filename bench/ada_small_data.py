@@ -17,6 +17,8 @@ table per run.
 Usage (the runs of docs/RESULTS.md, ADA section):
 
     .venv/bin/python bench/ada_small_data.py runs/ada-bench/b1000-noaug runs/ada-bench/b1000-ada ...
+    .venv/bin/python bench/ada_small_data.py runs/ada-long/b100-noaug runs/ada-long/b100-ada \
+        runs/ada-long/b100-fixed04 --train-images 100 --d-outputs
 """
 
 import argparse
