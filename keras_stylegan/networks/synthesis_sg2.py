@@ -38,7 +38,6 @@ NONLINEARITIES = ("lrelu", "relu")
 FP16 = "mixed_float16"
 
 
-
 FUSED_MODCONV = (True, False, "auto")
 
 
@@ -191,7 +190,7 @@ class SynthesisNetworkSG2(keras.layers.Layer):
             per-sample weights (NVIDIA's default); False scales activations
             instead (no grouped conv: exports to TFLite builtins); "auto" is
             True on a GPU/TPU and False on a CPU, where the non-fused form is
-            1.5x (batch 1) to 3.7x (batch 8) faster (docs/BENCHMARKS.md). Same
+            1.6x (batch 1) to 2.6x (batch 8) faster (docs/BENCHMARKS.md). Same
             numbers; None uses the constructor's default.
 
     Example:
