@@ -185,17 +185,21 @@ def test_mix_signatures_equal_numpy_mixing(fx):
 
 
 def test_seed_noise_is_per_sample(fx):
-    """A seed's image does not depend on the rest of the batch; other seeds differ."""
+    """A seed's image does not depend on the rest of the batch; other seeds differ.
+
+    Both batches have the same size: oneDNN's convolutions may round differently
+    for another batch size (~1e-6), which says nothing about the noise."""
     G, ref, m = fx["G"], fx["ref"], fx["loaded"]
     z = np.repeat(ref["latents"][:1], 3, axis=0)
-    lab = labels_kw(G, ref, 1)
-    lab3 = {k: np.repeat(v, 3, axis=0) for k, v in lab.items()}
-    batch = call_signature(m, "generate", z=z, truncation_psi=np.ones(3, np.float32),
-                           seed=np.array([3, 7, 9]), **lab3)["images_float"]
-    alone = call_signature(m, "generate", z=z[:1], truncation_psi=np.ones(1, np.float32),
-                           seed=np.array([7]), **lab)["images_float"]
-    np.testing.assert_allclose(batch[1], alone[0], atol=1e-6)
+    lab3 = {k: np.repeat(v, 3, axis=0) for k, v in labels_kw(G, ref, 1).items()}
+
+    def generate(seeds):
+        return call_signature(m, "generate", z=z, truncation_psi=np.ones(3, np.float32),
+                              seed=np.array(seeds), **lab3)["images_float"]
+    batch, others = generate([3, 7, 9]), generate([11, 7, 2])
+    np.testing.assert_allclose(batch[1], others[1], atol=1e-6)  # seed 7 among other seeds
     assert np.abs(batch[0] - batch[1]).max() > 1e-3  # same z, other noise
+    assert np.abs(batch[0] - others[0]).max() > 1e-3
 
 
 def test_seed_noise_survives_a_restart_and_ignores_the_global_seed(tmp_path_factory):
