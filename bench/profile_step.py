@@ -250,14 +250,6 @@ def profile_train(args, logdir):
                   f"{json.dumps(overrides, sort_keys=True)}")
 
 
-def _kv(text):
-    key, _, value = text.partition("=")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="what", required=True)
@@ -271,6 +263,7 @@ def main():
     t.add_argument("--fmap-base", type=int, default=None)
     t.add_argument("--fmap-max", type=int, default=None)
     t.add_argument("--mixed-precision", action="store_true")
+    from keras_stylegan.cli.train import _kv  # `train --set`'s own KEY=VALUE parser
     t.add_argument("--set", dest="overrides", action="append", type=_kv, default=[],
                    metavar="KEY=VALUE", help="training config override (JSON value)")
     for q in (g, t):
