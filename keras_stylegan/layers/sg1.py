@@ -217,10 +217,15 @@ class StyleMod(keras.layers.Layer):
         self.dense.build(w_shape)
         self.channels = c
 
-    def call(self, x, w):
-        s = ops.cast(self.dense(w), x.dtype)
+    def scale_and_shift(self, w, dtype):
+        """`(scale + 1, shift)` as [N, 1, 1, C] tensors of `dtype`."""
+        s = ops.cast(self.dense(w), dtype)
         s = ops.reshape(s, (-1, 1, 1, 2 * self.channels))
-        return x * (s[..., :self.channels] + 1.0) + s[..., self.channels:]
+        return s[..., :self.channels] + 1.0, s[..., self.channels:]
+
+    def call(self, x, w):
+        scale, shift = self.scale_and_shift(w, x.dtype)
+        return x * scale + shift
 
 
 @register
@@ -257,6 +262,9 @@ class LayerEpilogue(keras.layers.Layer):
         x = self._act(x + self.bias)
         if self.use_pixel_norm:
             x = sgops.pixel_norm(x)
+        if self.use_instance_norm and self.use_styles:  # AdaIN, the style folded in
+            scale, shift = self.style.scale_and_shift(w, x.dtype)
+            return sgops.instance_norm(x, scale=scale, shift=shift)
         if self.use_instance_norm:
             x = sgops.instance_norm(x)
         if self.use_styles:
