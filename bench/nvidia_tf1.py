@@ -525,6 +525,13 @@ def main():
     args = p.parse_args()
     try:
         spec = json.loads(args.spec)
+        missing = {"kind", "family", "px", "batch", "warmup", "steps"} - set(spec)
+    except (ValueError, TypeError):
+        sys.exit("nvidia_tf1: --spec must be a JSON object (a bench_targets spec)")
+    if missing or spec["kind"] not in ("train", "generate") or spec["family"] not in NVIDIA_FILES:
+        sys.exit(f"nvidia_tf1: --spec needs kind train|generate, family stylegan1|stylegan2, "
+                 f"px, batch, warmup, steps (missing: {sorted(missing)})")
+    try:
         row = run_spec(args.nvidia, spec)
     except NvidiaCodeError as e:
         sys.exit(f"nvidia_tf1: {e}")
