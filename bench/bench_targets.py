@@ -23,10 +23,22 @@ first being the issue's code (commit 94dadc1), "est. vs NVIDIA" carries the
 comparison over: the new/old ratio measured here times the issue's
 ours/NVIDIA ratio for the same call.
 
+With `--nvidia DIR` (DIR holding the user's clones `stylegan/` of
+github.com/NVlabs/stylegan and `stylegan2/` of github.com/NVlabs/stylegan2;
+nothing of NVIDIA's is in this repository), NVIDIA's TensorFlow 1 code is one
+more column, measured in the same rounds, alternating with the trees: each of
+its measurements is `bench/nvidia_tf1.py` run by the last tree's Python in its
+own process (peak RSS measured the same way), NVIDIA's networks under
+`tf.compat.v1` (see that file for what is NVIDIA's and what is the harness').
+The report then adds NVIDIA's measured img/s and peak MiB and "ours / NVIDIA
+(measured)" = the last tree's median / NVIDIA's median. bfloat16 rows are not
+measured on NVIDIA's side (its code runs float32 here).
+
 Usage:
   python bench/bench_targets.py --trees /work/wt-base . --rounds 2
   python bench/bench_targets.py --only train --train-px 32      # a subset
   python bench/bench_targets.py --only generate --gen-px 1024 --rounds 1
+  python bench/bench_targets.py --nvidia ~/nvidia --rounds 2   # side by side
 """
 
 import argparse
@@ -120,13 +132,29 @@ def generate_one(spec):
 # --------------------------------------------------------------------------- parent
 def measure(tree, spec, timeout):
     """Runs one measurement with `tree`'s Python and library; adds peak RSS (MiB)."""
-    from bench_train import _wait  # here, not at the top: it puts this tree on sys.path
     python = os.path.join(tree, ".venv", "bin", "python")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
                PYTHONPATH=os.path.abspath(tree))
     cmd = [python, os.path.abspath(__file__), "--one", json.dumps(spec)]
+    return _child(cmd, env, tree, timeout)
+
+
+def measure_nvidia(nvidia, tree, spec, timeout):
+    """Runs one measurement with NVIDIA's code (bench/nvidia_tf1.py, `tree`'s Python)."""
+    if spec.get("mixed_precision"):
+        return dict(error="not measured (NVIDIA's code runs float32)")
+    python = os.path.join(os.path.abspath(tree), ".venv", "bin", "python")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    cmd = [python, os.path.join(HERE, "nvidia_tf1.py"), "--nvidia", os.path.abspath(nvidia),
+           "--spec", json.dumps(spec)]
+    return _child(cmd, env, HERE, timeout)
+
+
+def _child(cmd, env, cwd, timeout):
+    """The JSON row the child `cmd` prints last, with its peak RSS (MiB), or {"error": ...}."""
+    from bench_train import _wait  # here, not at the top: it puts this tree on sys.path
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=tree)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
         status, usage = _wait(proc, timeout)
         if status is None:
             return dict(error=f"timed out after {timeout} s")
@@ -170,11 +198,24 @@ def estimate(spec, base, new):
     return new / base * statistics.median(ISSUE_OURS[key]) / statistics.median(NVIDIA[key])
 
 
-def report(specs, results, trees):
+def _summary(rows):
+    """(median img/s or None, peak MiB or None, the img/s cell) of one column's rounds."""
+    ok = [r["images_per_s"] for r in rows if "images_per_s" in r]
+    errs = [r["error"] for r in rows if "error" in r]
+    mem = max((r["peak_rss_mib"] for r in rows if "peak_rss_mib" in r), default=None)
+    cell = ", ".join(f"{x:.3g}" for x in ok) or (f"n/a: {errs[0]}" if errs else "")
+    return (statistics.median(ok) if ok else None), mem, cell
+
+
+def report(specs, results, trees, nvidia_results=None):
+    """The markdown table; `nvidia_results[i]`: NVIDIA's rounds of spec i (--nvidia)."""
     names = [os.path.basename(os.path.abspath(t)) or t for t in trees]
     head = ["what"] + [f"{n} img/s" for n in names] + [f"{n} peak MiB" for n in names]
     if len(trees) > 1:
         head.append(f"{names[-1]} / {names[0]}")
+    if nvidia_results is not None:
+        head += ["NVIDIA img/s (measured)", "NVIDIA peak MiB",
+                 f"{names[-1]} / NVIDIA (measured)"]
     head += ["NVIDIA img/s (issue)", f"{names[-1]} / NVIDIA (indicative)"]
     if len(trees) > 1:
         head.append("est. vs NVIDIA")
@@ -182,15 +223,17 @@ def report(specs, results, trees):
     for i, spec in enumerate(specs):
         rates, mems, cells = [], [], [label(spec)]
         for t in range(len(trees)):
-            rows = results[i][t]
-            ok = [r["images_per_s"] for r in rows if "images_per_s" in r]
-            errs = [r["error"] for r in rows if "error" in r]
-            rates.append(statistics.median(ok) if ok else None)
-            mems.append(max((r["peak_rss_mib"] for r in rows if "peak_rss_mib" in r), default=None))
-            cells.append(", ".join(f"{x:.3g}" for x in ok) or f"n/a: {errs[0]}")
+            rate, mem, cell = _summary(results[i][t])
+            rates.append(rate)
+            mems.append(mem)
+            cells.append(cell)
         cells += [f"{m:.0f}" if m else "" for m in mems]
         if len(trees) > 1:
             cells.append(f"{rates[-1] / rates[0]:.2f}x" if rates[0] and rates[-1] else "")
+        if nvidia_results is not None:
+            nv_rate, nv_mem, nv_cell = _summary(nvidia_results[i])
+            cells += [nv_cell, f"{nv_mem:.0f}" if nv_mem else "",
+                      f"{rates[-1] / nv_rate:.2f}x" if nv_rate and rates[-1] else ""]
         nv = None if spec.get("mixed_precision") else NVIDIA.get(
             (spec["kind"], spec["family"], spec["px"], spec["batch"]))
         cells.append(", ".join(map(str, nv)) if nv else "not measured")
@@ -218,6 +261,9 @@ def main():
     p.add_argument("--gen-calls", type=int, default=3)
     p.add_argument("--timeout", type=int, default=1800)
     p.add_argument("--json", help="also write every measurement here")
+    p.add_argument("--nvidia", metavar="DIR",
+                   help="also measure NVIDIA's TF1 code: DIR holds clones stylegan/ "
+                        "(github.com/NVlabs/stylegan) and stylegan2/ (github.com/NVlabs/stylegan2)")
     p.add_argument("--one", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
@@ -225,21 +271,42 @@ def main():
         print(json.dumps((train_one if spec["kind"] == "train" else generate_one)(spec)))
         return
     specs = plan(args)
+    if args.nvidia:
+        _check_nvidia(args.nvidia, specs)
     results = [[[] for _ in args.trees] for _ in specs]
+    nvidia_results = [[] for _ in specs] if args.nvidia else None
+    columns = len(args.trees) + (1 if args.nvidia else 0)  # NVIDIA's: the last column
     load_before = os.getloadavg()
     for i, spec in enumerate(specs):
         for r in range(args.rounds):
-            order = range(len(args.trees)) if r % 2 == 0 else reversed(range(len(args.trees)))
+            order = range(columns) if r % 2 == 0 else reversed(range(columns))
             for t in order:
-                row = measure(args.trees[t], spec, args.timeout)
-                results[i][t].append(row)
-                print(f"{label(spec)} | {args.trees[t]} | round {r + 1}: {row}", flush=True)
+                if t == len(args.trees):
+                    row = measure_nvidia(args.nvidia, args.trees[-1], spec, args.timeout)
+                    nvidia_results[i].append(row)
+                    who = f"NVIDIA ({args.nvidia})"
+                else:
+                    row = measure(args.trees[t], spec, args.timeout)
+                    results[i][t].append(row)
+                    who = args.trees[t]
+                print(f"{label(spec)} | {who} | round {r + 1}: {row}", flush=True)
     print(f"\nLoad average before {load_before}, after {os.getloadavg()}; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
-    print(report(specs, results, args.trees))
+    print(report(specs, results, args.trees, nvidia_results))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(trees=args.trees, specs=specs, results=results), f, indent=1)
+            json.dump(dict(trees=args.trees, specs=specs, results=results,
+                           nvidia=args.nvidia, nvidia_results=nvidia_results), f, indent=1)
+
+
+def _check_nvidia(nvidia, specs):
+    """Exits with nvidia_tf1's one clear message if a clone or file a spec needs is missing."""
+    import nvidia_tf1
+    try:
+        for family in sorted({spec["family"] for spec in specs}):
+            nvidia_tf1.nvidia_paths(nvidia, family)
+    except nvidia_tf1.NvidiaCodeError as e:
+        raise SystemExit(f"bench_targets: {e}")
 
 
 if __name__ == "__main__":
