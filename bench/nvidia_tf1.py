@@ -476,11 +476,31 @@ def generate_one(nets, spec):
                image_shape=list(out.shape), image_min=float(out.min()),
                image_max=float(out.max()), image_std=float(out.std()),
                image_finite=bool(np.isfinite(out).all()))
+    if spec.get("trace"):
+        row["op_ms"] = traced_op_ms(sess, images[0], {images[1]: latents})
     if spec["family"] == "stylegan2":
         row["fused_modconv"] = fused and not note
     if note:
         row["note"] = note
     return row
+
+
+def traced_op_ms(sess, fetch, feed):
+    """{op type: ms} of one traced call (the graph's RunMetadata step stats), largest first,
+    plus "total"; for comparing with `profile_step.py generate`."""
+    tf = _tf1()
+    meta = tf.RunMetadata()
+    sess.run(fetch, feed, options=tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE),
+             run_metadata=meta)
+    by_type = collections.Counter()
+    for device in meta.step_stats.dev_stats:
+        for node in device.node_stats:
+            label = node.timeline_label
+            kind = label.split(" = ", 1)[1].split("(", 1)[0] if " = " in label else node.node_name
+            by_type[kind] += node.op_end_rel_micros / 1e3
+    total = sum(by_type.values())
+    return dict([("total", round(total, 1))] +
+                [(k, round(v, 1)) for k, v in by_type.most_common() if v >= 0.001 * total])
 
 
 def _generate_graph(nets, spec, fused_modconv):
@@ -510,7 +530,8 @@ def run_spec(root, spec):
     nets = load_networks(root, spec["family"])
     np.random.seed(1000)
     tf.set_random_seed(1000)
-    config = tf.ConfigProto(graph_options=tf.GraphOptions(place_pruned_graph=True))
+    config = tf.ConfigProto(graph_options=tf.GraphOptions(place_pruned_graph=True),
+                            inter_op_parallelism_threads=1 if spec.get("trace") else 0)
     with tf.Graph().as_default(), tf.Session(config=config).as_default():
         tf.set_random_seed(1000)
         return (train_one if spec["kind"] == "train" else generate_one)(nets, spec)
@@ -522,6 +543,9 @@ def main():
                    help="folder holding clones stylegan/ (NVlabs/stylegan) and "
                         "stylegan2/ (NVlabs/stylegan2)")
     p.add_argument("--spec", required=True, help="one bench_targets spec as JSON")
+    p.add_argument("--trace", action="store_true",
+                   help="generate specs: also trace one call and report op time by op type "
+                        "(ops one at a time, as profile_step.py's default --inter-op 1)")
     args = p.parse_args()
     try:
         spec = json.loads(args.spec)
@@ -531,6 +555,7 @@ def main():
     if missing or spec["kind"] not in ("train", "generate") or spec["family"] not in NVIDIA_FILES:
         sys.exit(f"nvidia_tf1: --spec needs kind train|generate, family stylegan1|stylegan2, "
                  f"px, batch, warmup, steps (missing: {sorted(missing)})")
+    spec["trace"] = args.trace
     try:
         row = run_spec(args.nvidia, spec)
     except NvidiaCodeError as e:
