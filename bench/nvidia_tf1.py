@@ -323,7 +323,16 @@ def _losses_stylegan1(G, D, reals, minibatch, r1_gamma=10.0):
         fake_scores = D.get_output_for(G.get_output_for(latents, labels, is_training=True),
                                        labels, is_training=True)
         G_loss = tf.nn.softplus(-fake_scores)
+    D_loss, D_reg = _d_logistic_r1(G, D, reals, minibatch, r1_gamma)
+    return G_loss, D_loss + D_reg
+
+
+def _d_logistic_r1(G, D, reals, minibatch, gamma):
+    """(D's logistic loss, its R1 penalty): NVIDIA's D_logistic_simplegp (StyleGAN)
+    and D_logistic_r1 (StyleGAN2) compute the same two terms."""
+    tf = _tf1()
     with tf.name_scope("D_loss"):
+        labels = tf.zeros([minibatch, 0])
         latents = tf.random_normal([minibatch] + G.input_shapes[0][1:])
         fakes = G.get_output_for(latents, labels, is_training=True)
         real_scores = D.get_output_for(reals, labels, is_training=True)
@@ -331,9 +340,8 @@ def _losses_stylegan1(G, D, reals, minibatch, r1_gamma=10.0):
         D_loss = tf.nn.softplus(fake_scores) + tf.nn.softplus(-real_scores)
         with tf.name_scope("R1Penalty"):
             real_grads = tf.gradients(tf.reduce_sum(real_scores), [reals])[0]
-            r1_penalty = tf.reduce_sum(tf.square(real_grads), axis=[1, 2, 3])
-        D_loss += r1_penalty * (r1_gamma * 0.5)
-    return G_loss, D_loss
+            D_reg = tf.reduce_sum(tf.square(real_grads), axis=[1, 2, 3]) * (gamma * 0.5)
+    return D_loss, D_reg
 
 
 def _losses_stylegan2(G, D, reals, minibatch, gamma=10.0, pl_minibatch_shrink=2,
@@ -361,16 +369,7 @@ def _losses_stylegan2(G, D, reals, minibatch, gamma=10.0, pl_minibatch_shrink=2,
             pl_mean = pl_mean_var + pl_decay * (tf.reduce_mean(pl_lengths) - pl_mean_var)
             with tf.control_dependencies([tf.assign(pl_mean_var, pl_mean)]):
                 G_reg = tf.square(pl_lengths - pl_mean) * pl_weight
-    with tf.name_scope("D_loss"):
-        labels = tf.zeros([minibatch, 0])
-        latents = tf.random_normal([minibatch] + G.input_shapes[0][1:])
-        fakes = G.get_output_for(latents, labels, is_training=True)
-        real_scores = D.get_output_for(reals, labels, is_training=True)
-        fake_scores = D.get_output_for(fakes, labels, is_training=True)
-        D_loss = tf.nn.softplus(fake_scores) + tf.nn.softplus(-real_scores)
-        with tf.name_scope("GradientPenalty"):
-            real_grads = tf.gradients(tf.reduce_sum(real_scores), [reals])[0]
-            D_reg = tf.reduce_sum(tf.square(real_grads), axis=[1, 2, 3]) * (gamma * 0.5)
+    D_loss, D_reg = _d_logistic_r1(G, D, reals, minibatch, gamma)
     # NVIDIA's loop: G_loss += G_reg; D_loss += D_reg (G's broadcasts [N, 1] + [N / 2]).
     return G_loss + G_reg, D_loss + D_reg
 
