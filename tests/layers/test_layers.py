@@ -121,6 +121,20 @@ def test_pixel_norm_and_instance_norm():
     c = x - x.mean(axis=(1, 2), keepdims=True)
     ref = c / np.sqrt(np.mean(c ** 2, axis=(1, 2), keepdims=True) + 1e-8)
     np.testing.assert_allclose(sgops.instance_norm(x), ref, atol=1e-5)
+    scale, shift = randn(3, 1, 1, 8) + 1.0, randn(3, 1, 1, 8)  # AdaIN: the folded form
+    np.testing.assert_allclose(sgops.instance_norm(x, scale=scale, shift=shift),
+                               ref * scale + shift, atol=1e-5)
+
+
+def test_adain_epilogue_equals_instance_norm_then_style_mod():
+    """LayerEpilogue folds StyleMod into instance norm; StyleMod alone is the other path."""
+    x, w = randn(2, 4, 4, 8), randn(2, 16)
+    epi = sg1.LayerEpilogue(use_noise=False)
+    epi.build(x.shape, w.shape)
+    epi.bias.assign(randn(8))
+    epi.style.dense.kernel.assign(randn(16, 16))
+    unfolded = epi.style(sgops.instance_norm(sgops.lrelu(x + epi.bias.numpy())), w)
+    np.testing.assert_allclose(epi(x, w), unfolded, atol=1e-5)
 
 
 def test_noise_injection_modes():
