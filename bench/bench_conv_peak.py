@@ -11,23 +11,13 @@ in the number of multiplies (docs/BENCHMARKS.md, "Side by side with NVIDIA's
 code").
 
 Usage:
-  python bench/bench_conv_peak.py            # best of --iters calls per row
+  python bench/bench_conv_peak.py            # median of --iters calls per row
 """
 
 import argparse
-import time
 
 import tensorflow as tf
-
-
-def best_ms(fn, args, iters):
-    fn(*args)
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        tf.nest.map_structure(lambda t: t.numpy(), fn(*args))
-        times.append(time.perf_counter() - t0)
-    return min(times) * 1e3
+from bench_xla_ops import timed  # bench/ is on sys.path when run as a script
 
 
 def conv_rows(n, h, c, d):
@@ -72,7 +62,7 @@ def main():
              for r in up_rows(*shape)]
     print("| conv | GFLOP | ms | GFLOP/s |\n|---|---|---|---|")
     for name, gflop, fn, fn_args in rows:
-        ms = best_ms(tf.function(fn), fn_args, args.iters)
+        ms = timed(tf.function(fn), fn_args, args.iters) * 1e3
         print(f"| {name} | {gflop:.2f} | {ms:.1f} | {gflop / ms * 1e3:.0f} |", flush=True)
 
 

@@ -72,6 +72,7 @@ import time
 import types
 
 import numpy as np
+from bench_targets import FMAPS  # the issue's training channels, as our side uses them
 
 NVIDIA_FILES = {
     "stylegan1": ("stylegan", ["training/networks_stylegan.py"],
@@ -81,7 +82,6 @@ NVIDIA_FILES = {
                                 "dnnlib/tflib/ops/fused_bias_act.py"],
                   "https://github.com/NVlabs/stylegan2"),
 }
-TRAIN_FMAPS = dict(fmap_base=2048, fmap_max=256)
 LRATE = {"stylegan1": 0.001, "stylegan2": 0.002}
 ADAM = dict(beta1=0.0, beta2=0.99, epsilon=1e-8)
 G_SMOOTHING_KIMG = 10.0
@@ -375,13 +375,13 @@ def _losses_stylegan2(G, D, reals, minibatch, gamma=10.0, pl_minibatch_shrink=2,
 
 
 def build_training(nets, spec):
-    """(ops to run per step in NVIDIA's order, feed dict, loss tensors) for a train spec."""
+    """([(loss name, fetches of one sess.run)] in NVIDIA's order, feed dict) for a train spec."""
     tf = _tf1()
     family, px, batch = spec["family"], spec["px"], spec["batch"]
     minibatch_in = tf.placeholder(tf.int32, name="minibatch_in", shape=[])
     lrate_in = tf.placeholder(tf.float32, name="lrate_in", shape=[])
     lod_in = tf.placeholder(tf.float32, name="lod_in", shape=[])
-    common = dict(num_channels=3, resolution=px, label_size=0, **TRAIN_FMAPS)
+    common = dict(num_channels=3, resolution=px, label_size=0, **FMAPS)
     if family == "stylegan1":
         structure = spec.get("structure", "fixed")
         G = Network("G", nets.G_style, structure=structure, use_noise=SG1_USE_NOISE, **common)
@@ -406,10 +406,12 @@ def build_training(nets, spec):
     G_train_op, D_train_op = G_opt.apply_updates(), D_opt.apply_updates()
     Gs_beta = 0.5 ** tf.div(tf.cast(minibatch_in, tf.float32), G_SMOOTHING_KIMG * 1000.0)
     Gs_update_op = Gs.setup_as_moving_average_of(G, beta=Gs_beta)
+    D_run = ("D_loss", [D_train_op, Gs_update_op, D_loss])
+    G_run = ("G_loss", [G_train_op, G_loss])
     if family == "stylegan1":  # training_loop.py: D (+ Gs) repeats, then G
-        runs = [[D_train_op, Gs_update_op, D_loss], [G_train_op, G_loss]]
+        runs = [D_run, G_run]
     else:  # stylegan2 training_loop.py (no gradient accumulation): G, then D + Gs
-        runs = [[G_train_op, G_loss], [D_train_op, Gs_update_op, D_loss]]
+        runs = [G_run, D_run]
     feed = {minibatch_in: batch, lrate_in: LRATE[family], lod_in: 0.0}
     return runs, feed
 
@@ -422,9 +424,8 @@ def train_one(nets, spec):
     losses = {}
 
     def step():
-        for run in runs:
-            out = sess.run(run, feed)
-            losses["D_loss" if len(run) == 3 else "G_loss"] = float(out[-1])
+        for name, fetches in runs:
+            losses[name] = float(sess.run(fetches, feed)[-1])
 
     for _ in range(1 + spec["warmup"]):
         step()
